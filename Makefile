@@ -7,7 +7,7 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 N_WORKERS ?= 2
 DEMO_OUT ?= runs/demo
 
-.PHONY: venv test demo sync-check figures clean
+.PHONY: venv test demo sync-check figures clean readme
 
 $(VENV)/.installed: settings.ini setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -42,3 +42,9 @@ figures: demo
 
 clean:
 	rm -rf runs _proc _docs
+
+# README.md is index.ipynb rendered as markdown (Quarto is unavailable here): regenerate after editing index.
+readme: venv
+	$(PY) -c "import json; nb=json.load(open('nbs/index.ipynb')); \
+	out=[''.join(c['source']) if c['cell_type']=='markdown' else '\x60\x60\x60python\n'+''.join(c['source'])+'\n\x60\x60\x60' for c in nb['cells']]; \
+	open('README.md','w').write('\n\n'.join(out)+'\n')"

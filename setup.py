@@ -6,18 +6,16 @@ config = ConfigParser(delimiters=['='])
 config.read('settings.ini', encoding='utf-8')
 cfg = config['DEFAULT']
 
-licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
 statuses = ['Planning', 'Pre-Alpha', 'Alpha', 'Beta', 'Production/Stable', 'Mature', 'Inactive']
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 scripts = [s.strip() for s in cfg.get('console_scripts', '').split('\n') if s.strip()]
-lic = licenses[cfg['license']]
 
 setuptools.setup(
-    name=cfg['lib_name'], version=cfg['version'], license=lic[0],
+    name=cfg['lib_name'], version=cfg['version'], license='Apache-2.0',
     description=cfg['description'], author=cfg['author'], author_email=cfg['author_email'],
     classifiers=['Development Status :: ' + statuses[int(cfg['status'])], 'Intended Audience :: ' + cfg['audience'],
-                 'License :: ' + lic[1], 'Natural Language :: ' + cfg['language'],
+                 'Natural Language :: ' + cfg['language'],
                  'Programming Language :: Python :: 3'],
     url=cfg['git_url'], packages=setuptools.find_packages(include=['gannotate', 'gannotate.*']),
     include_package_data=True, install_requires=requirements, extras_require={'dev': dev_requirements},
