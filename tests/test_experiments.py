@@ -45,7 +45,7 @@ def test_papermill_injects_parameters(tmp_path):
     "Run exp_benchmark headless with overridden parameters: only the asked-for methods appear in metrics.json."
     out = tmp_path / 'run'
     cmd = [sys.executable, '-m', 'papermill', str(ROOT / 'nbs/experiments/exp_benchmark.ipynb'),
-           str(tmp_path / 'out.ipynb'), '-p', 'out_dir', str(out), '-p', 'methods', '["full", "centre_prior"]',
+           str(tmp_path / 'out.ipynb'), '-p', 'out_dir', str(out), '-p', 'methods', 'full,centre_prior',
            '--cwd', str(ROOT / 'nbs/experiments'), '--no-progress-bar', '-k', 'python3']
     env = {**os.environ, 'GANNOTATE_DEVICE': 'cpu'}
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
