@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['get_device', 'seed_everything', 'composite', 'shift', 'shifted_composite', 'random_shift', 'to_gray',
-           'ImageReadError', 'load_image', 'load_mask', 'atomic_write', 'save_json', 'CheckpointError',
+__all__ = ['get_device', 'seed_everything', 'composite', 'shift', 'shifted_composite', 'random_shift', 'size_loss', 'binary_loss',
+           'to_gray', 'ImageReadError', 'load_image', 'load_mask', 'atomic_write', 'save_json', 'CheckpointError',
            'save_checkpoint', 'load_checkpoint', 'run_dir', 'show_grid']
 
 # %% ../nbs/00_core.ipynb #739ad054
@@ -67,6 +67,15 @@ def random_shift(n: int, max_shift: float, generator: torch.Generator | None = N
     return ((torch.rand(n, 2, generator=generator) * 2 - 1) * max_shift).to(device)
 
 # %% ../nbs/00_core.ipynb #cf0ff274
+def size_loss(m: torch.Tensor, eta: float) -> torch.Tensor:
+    "Minimum-size hinge: mean over images of max(0, η − mean mask value) (thesis eq. 3.3/4.3, eq. 5.1)."
+    return F.relu(eta - m.flatten(1).mean(1)).mean()
+
+def binary_loss(m: torch.Tensor) -> torch.Tensor:
+    "Binarisation: mean of min(m, 1 − m) (thesis eq. 3.4/4.4, eq. 5.2; Labels4Free B(M))."
+    return torch.minimum(m, 1 - m).mean()
+
+# %% ../nbs/00_core.ipynb #d4092648
 def to_gray(x: torch.Tensor) -> torch.Tensor:
     "B×3×H×W RGB → B×1×H×W luma (ITU-R BT.601 weights)."
     if x.shape[-3] == 1: return x
@@ -121,11 +130,15 @@ def atomic_write(path, write_fn, suffix: str = '') -> Path:
     os.close(fd)
     try:
         write_fn(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes 0600 files: give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.remove(tmp)
         raise
     return path
+
+def _umask() -> int:
+    m = os.umask(0); os.umask(m); return m
 
 def save_json(obj, path) -> Path:
     "Write `obj` as indented JSON, atomically."
