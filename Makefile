@@ -6,6 +6,9 @@ PY    := $(BIN)/python
 TORCH := torch==2.14.1 torchvision==0.29.1
 N_WORKERS ?= 2
 DEMO_OUT ?= runs/demo
+# Methods whose 'cpu' preset fits the demo's 10 minutes on 2 cores (pipelines that train a GAN take longer:
+# run them with exp_benchmark's 'methods' parameter or their own experiment notebooks).
+DEMO_METHODS ?= full,centre_prior,grabcut,spectral_residual,supervised_unet
 
 .PHONY: venv test demo sync-check figures clean readme
 
@@ -33,8 +36,8 @@ test: sync-check
 demo: venv
 	mkdir -p $(DEMO_OUT)
 	$(BIN)/papermill nbs/experiments/exp_benchmark.ipynb $(DEMO_OUT)/exp_benchmark.ipynb \
-		-p preset cpu -p out_dir $(abspath $(DEMO_OUT)) --cwd nbs/experiments --log-output --no-progress-bar >/dev/null
-	$(PY) -m gannotate.benchmark $(DEMO_OUT)/metrics.json
+		-p preset cpu -p out_dir $(abspath $(DEMO_OUT)) -p methods $(DEMO_METHODS) --cwd nbs/experiments
+	$(PY) -c "from gannotate.benchmark import print_table; print_table('$(DEMO_OUT)/metrics.json')"
 
 # Regenerate paper_figures/ from a demo run.
 figures: demo
