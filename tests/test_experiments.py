@@ -55,3 +55,12 @@ def test_papermill_injects_parameters(tmp_path):
     for scores in metrics['toyscenes'].values():
         assert {'iou', 'acc', 'max_fbeta', 'mae', 'n_images', 'protocol', 'train_seconds'} <= set(scores)
     assert (out / 'predictions_toyscenes.png').stat().st_size > 1000
+
+
+@pytest.mark.parametrize('nb', EXPERIMENTS, ids=lambda p: p.stem)
+def test_papermill_sees_every_parameter(nb):
+    "papermill's own parser must infer every name of the parameters cell (a '=' in a comment hides it)."
+    import papermill
+    inferred = set(papermill.inspect_notebook(str(nb)))
+    names = assigned_names(''.join(parameter_cells(nb)[0]['source']))
+    assert names <= inferred, f"{nb.name}: papermill does not see {sorted(names - inferred)}"
