@@ -18,7 +18,8 @@ __all__ = ['PIPELINE_MODULES', 'TRACK_PRESETS', 'import_all_methods', 'Track', '
            'BenchmarkResult', 'run_benchmark', 'results_table', 'print_table', 'prediction_figure']
 
 # %% ../nbs/04b_benchmark.ipynb #e4ddd232
-PIPELINE_MODULES = ('gannotate.methods', 'gannotate.layered_gan', 'gannotate.latent_directions', 'gannotate.affine_search')
+PIPELINE_MODULES = ('gannotate.methods', 'gannotate.layered_gan', 'gannotate.move', 'gannotate.latent_directions',
+                    'gannotate.affine_search')
 
 def import_all_methods() -> list[str]:
     "Import every module that registers methods; return the registered names in registration order."
