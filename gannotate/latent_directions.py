@@ -15,8 +15,8 @@ from tqdm.auto import tqdm
 from .core import *
 from .gan import (GeneratorBase, register_generator, build_gan, build_loss, gan_opt, GANTrainer, GAN_PRESETS,
                            load_generator, save_generator)
-from .unet import train_segmenter, UNET_PRESETS
-from .methods import UNetSegmenter, register_method, PRESET_NAMES
+from .unet import UNET_PRESETS
+from .methods import UNetSegmenter, register_method, PRESET_NAMES, train_unet_segmenter
 
 # %% auto #0
 __all__ = ['PRIORS', 'DIRECTION_PRESETS', 'MASK_MODES', 'FILTERS', 'MELAS_KYRIAZI_PRESETS', 'DiscGenerator', 'render', 'sobel',
@@ -288,11 +288,10 @@ MELAS_KYRIAZI_PRESETS = _ld_presets()
 
 def train_on_pairs(sampler, config, device, seed, out_dir, progress, name):
     "Train a `UNetSegmenter` on `sampler` pairs with the U-Net settings of `config` (resumable in `out_dir`)."
-    seg = UNetSegmenter(width=config['width'], depth=config['depth'], input_size=config['input_size'])
-    seg.net = train_segmenter(sampler, steps=config['unet_steps'], batch_size=config['unet_batch_size'],
-                              lr=config['unet_lr'], net=seg.net, device=device, seed=seed, progress=progress,
-                              ckpt_path=None if out_dir is None else Path(out_dir) / f'{name}_unet.train.pt')
-    return seg.to(device)
+    return train_unet_segmenter(sampler, width=config['width'], depth=config['depth'], input_size=config['input_size'],
+                                steps=config['unet_steps'], batch_size=config['unet_batch_size'], lr=config['unet_lr'],
+                                device=device, seed=seed, progress=progress,
+                                ckpt_path=None if out_dir is None else Path(out_dir) / f'{name}_unet.train.pt')
 
 @register_method('melas_kyriazi', MELAS_KYRIAZI_PRESETS, paper='Melas-Kyriazi et al. ICLR 2022',
                  description='latent directions v_l/v_d from Sobel consistency + radial brightness prior; U-Net on refined pairs')

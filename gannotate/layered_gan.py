@@ -14,8 +14,7 @@ from .core import *
 from .data import resize_shorter, center_crop
 from .gan import (StyleGenerator, GeneratorBase, register_generator, ResNetDiscriminator, UNetDiscriminator,
                            GANLoss, NonSaturatingLoss, WGANGPLoss, HingeLoss, DiffAugment, ema_update, ema_beta)
-from .unet import train_segmenter
-from .methods import Segmenter, UNetSegmenter, register_segmenter, register_method
+from .methods import Segmenter, UNetSegmenter, register_segmenter, register_method, train_unet_segmenter
 
 # %% auto #0
 __all__ = ['LAYERED_VARIANTS', 'D_TYPES', 'LAYERED_PRESETS', 'LAYERED_GAN_KEYS', 'LAYERED_FORMAT', 'LAYERED_GAN_PRESETS',
@@ -415,13 +414,10 @@ def segmenter_input_size(res: int) -> int: return int(round(1.125 * res))
 def post_train_unet(gan: LayeredGAN, config: dict, device=None, seed: int = 0, ckpt_path=None, progress: bool = True) -> UNetSegmenter:
     "Train a `UNetSegmenter` on pairs from the GAN's generator (thesis §4.1.2, setting d)."
     c = config
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        seg = UNetSegmenter(width=c['unet_width'], depth=c['unet_depth'], input_size=segmenter_input_size(gan.G.res))
-    seg.net = train_segmenter(generated_pairs(gan.G, gan.config, device=device), steps=c['unet_steps'],
-                              batch_size=c['unet_batch_size'], lr=c['unet_lr'], decay_at=0.5, net=seg.net, device=device,
-                              seed=seed, ckpt_path=ckpt_path, progress=progress)
-    return seg.to(get_device(device)).eval()
+    return train_unet_segmenter(generated_pairs(gan.G, gan.config, device=device), width=c['unet_width'],
+                                depth=c['unet_depth'], input_size=segmenter_input_size(gan.G.res), steps=c['unet_steps'],
+                                batch_size=c['unet_batch_size'], lr=c['unet_lr'], decay_at=0.5, device=device, seed=seed,
+                                ckpt_path=ckpt_path, progress=progress)
 
 # %% ../nbs/07_layered_gan.ipynb #b92e88f3
 def _windows(n: int, res: int, stride: int) -> list:

@@ -21,7 +21,7 @@ from .unet import UNet, train_segmenter, dataset_sampler, predict_probs, UNET_PR
 __all__ = ['SEGMENTER_KINDS', 'CHECKPOINT_FORMAT', 'PRESET_NAMES', 'METHODS', 'SUPERVISED_PRESETS', 'register_segmenter',
            'Segmenter', 'load_segmenter', 'UNetSegmenter', 'Method', 'register_method', 'method_config', 'fit_method',
            'FullSegmenter', 'CentrePriorSegmenter', 'GrabCutSegmenter', 'SpectralResidualSegmenter',
-           'fit_supervised_unet']
+           'train_unet_segmenter', 'fit_supervised_unet']
 
 # %% ../nbs/04_methods.ipynb #68c61513
 SEGMENTER_KINDS: dict[str, type] = {}
@@ -200,6 +200,17 @@ register_method('spectral_residual', {p: {'size': 64, 'sigma': 2.5} for p in PRE
                 description='spectral residual saliency (Hou & Zhang 2007)')(_no_training(SpectralResidualSegmenter))
 
 # %% ../nbs/04_methods.ipynb #4916c33f
+def train_unet_segmenter(sampler, *, width, depth, input_size, steps, batch_size, lr=1e-3, decay_at=2 / 3,
+                         device=None, seed=0, ckpt_path=None, progress=True) -> UNetSegmenter:
+    "Train a `UNetSegmenter` on `sampler(batch_size, generator) -> (images, masks)` pairs (resumable at `ckpt_path`)."
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        seg = UNetSegmenter(width=width, depth=depth, input_size=input_size)
+    seg.net = train_segmenter(sampler, steps=steps, batch_size=batch_size, lr=lr, decay_at=decay_at, net=seg.net,
+                              device=device, seed=seed, ckpt_path=ckpt_path, progress=progress)
+    return seg.to(get_device(device)).eval()
+
+# %% ../nbs/04_methods.ipynb #776efa73
 def _unet_presets(input_size):
     return {p: {**{k: UNET_PRESETS[p][k] for k in ('steps', 'batch_size', 'width', 'depth')},
                 'lr': 1e-3, 'size': input_size, 'input_size': input_size} for p in PRESET_NAMES}
@@ -210,9 +221,8 @@ SUPERVISED_PRESETS = _unet_presets(64)
                  description='U-Net trained on ground-truth masks (UPPER BOUND, sees masks)')
 def fit_supervised_unet(train_ds, config, *, device, seed, out_dir, progress):
     "Train a `UNetSegmenter` on the labelled `train_ds` (the supervised upper bound)."
-    seg = UNetSegmenter(width=config['width'], depth=config['depth'], input_size=config['input_size'])
-    ckpt = None if out_dir is None else Path(out_dir) / 'supervised_unet.train.pt'
-    seg.net = train_segmenter(dataset_sampler(train_ds, size=config['size']), steps=config['steps'],
-                              batch_size=config['batch_size'], lr=config['lr'], net=seg.net, device=device,
-                              seed=seed, ckpt_path=ckpt, progress=progress)
-    return seg.to(device)
+    return train_unet_segmenter(dataset_sampler(train_ds, size=config['size']), width=config['width'],
+                                depth=config['depth'], input_size=config['input_size'], steps=config['steps'],
+                                batch_size=config['batch_size'], lr=config['lr'], device=device, seed=seed,
+                                ckpt_path=None if out_dir is None else Path(out_dir) / 'supervised_unet.train.pt',
+                                progress=progress)
