@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from .core import *
 from .data import IMAGE_EXTS
 from .methods import load_segmenter
-import gannotate.benchmark   # registers every segmenter kind
+from .benchmark import import_all_methods
 
 # %% auto #0
 __all__ = ['save_mask_png', 'segment_folder', 'segment_cli']
@@ -54,6 +54,7 @@ def _parser():
 def segment_cli(argv=None):
     "Console entry point `gannotate-segment`: exit 0 = all written, 1 = some files skipped, 2 = nothing could run."
     a = _parser().parse_args(argv)
+    import_all_methods()     # every pipeline's Segmenter kind must be registered before a checkpoint can name it
     try:
         seg = load_segmenter(a.checkpoint, device=a.device)
         rep = segment_folder(seg, a.input, a.output, threshold=a.threshold)

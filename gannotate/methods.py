@@ -61,8 +61,13 @@ def load_segmenter(path, device=None) -> Segmenter:
     if ck['kind'] not in SEGMENTER_KINDS:
         raise CheckpointError(f"{path}: unknown segmenter kind {ck['kind']!r}; known: {sorted(SEGMENTER_KINDS)}"
                               " (import the module that defines it)")
-    seg = SEGMENTER_KINDS[ck['kind']](**ck['config'])
-    seg.load_state_dict(ck['state_dict']); seg.method = ck.get('method')
+    try:
+        seg = SEGMENTER_KINDS[ck['kind']](**ck['config'])
+        seg.load_state_dict(ck['state_dict'])
+    except (TypeError, RuntimeError, KeyError) as e:
+        raise CheckpointError(f"{path}: this {ck['kind']} checkpoint does not fit this version of gannotate "
+                              f"({e.__class__.__name__}: {str(e)[:200]})") from None
+    seg.method = ck.get('method')
     return seg.to(get_device(device)).eval()
 
 # %% ../nbs/04_methods.ipynb #efd4a346

@@ -288,23 +288,23 @@ def move_figure(seg, mae, images, delta=(6., 3.), mse_mae: bool = False, title: 
 
 # %% ../nbs/09_move.ipynb #adfb701a
 def move_explorer(seg, mae, images, max_shift: float | None = None):
-    "An ipywidgets box: image index and (dx, dy) sliders → image, mask, inpainted background, composite."
-    import ipywidgets as W
+    "An ipywidgets box: image index and (dx, dy) sliders → image, mask, inpainted background, composite (as one PNG)."
+    import io, ipywidgets as W
     import matplotlib.pyplot as plt
     ms = max_shift if max_shift is not None else images.shape[-1] / 4
     i = W.IntSlider(0, 0, len(images) - 1, description='image')
     dx, dy = (W.FloatSlider(0., min=-ms, max=ms, step=1., description=n) for n in ('dx', 'dy'))
-    out = W.Output()
+    img = W.Image(format='png')
     def draw(*_):
+        # render to PNG bytes and set the Image widget: no display calls, so it also works headless (papermill)
         v = move_views(seg, mae, images[i.value:i.value + 1], (dx.value, dy.value))
-        out.clear_output(wait=True)
-        with out:
-            fig = show_grid({'image': images[i.value:i.value + 1], 'mask': v['mask'], 'background': v['background'],
-                             'composite': v['composite']}, ncols=1, size=2.)
-            plt.show(fig) if plt.get_backend().lower() not in ('agg',) else plt.close(fig)
+        fig = show_grid({'image': images[i.value:i.value + 1], 'mask': v['mask'], 'background': v['background'],
+                         'composite': v['composite']}, ncols=1, size=2.)
+        buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=80); plt.close(fig)
+        img.value = buf.getvalue()
     for w in (i, dx, dy): w.observe(draw, names='value')
     draw()
-    box = W.VBox([W.HBox([i, dx, dy]), out]); box.draw = draw
+    box = W.VBox([W.HBox([i, dx, dy]), img]); box.draw = draw
     return box
 
 # %% ../nbs/09_move.ipynb #90dfcfc8
