@@ -19,7 +19,7 @@ __all__ = ['PIPELINE_MODULES', 'TRACK_PRESETS', 'import_all_methods', 'Track', '
 
 # %% ../nbs/04b_benchmark.ipynb #e4ddd232
 PIPELINE_MODULES = ('gannotate.methods', 'gannotate.layered_gan', 'gannotate.move', 'gannotate.latent_directions',
-                    'gannotate.affine_search')
+                    'gannotate.affine_search', 'gannotate.labels4free')
 
 def import_all_methods() -> list[str]:
     "Import every module that registers methods; return the registered names in registration order."
