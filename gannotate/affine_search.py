@@ -14,12 +14,15 @@ from .core import *
 from .unet import UNET_PRESETS
 from .methods import register_method, PRESET_NAMES
 from .latent_directions import (render, refine, SyntheticPairs, generator_for, train_on_pairs, DiscGenerator,
-                                         MELAS_KYRIAZI_PRESETS)
+                                         MELAS_KYRIAZI_PRESETS, _train_images)
+from .layered_gan import LatentEncoder, d_feature_map
 
 # %% auto #0
-__all__ = ['CANDIDATE_SOURCES', 'AFFINE_DEFAULTS', 'VOYNOV_PRESETS', 'random_directions', 'sefa_directions', 'pca_directions',
-           'candidate_directions', 'affine_errors', 'restoration_loss', 'operator_distance', 'operator_assignment',
-           'fit_affine', 'rank_directions', 'lighting_masks', 'operator_masks', 'fit_voynov']
+__all__ = ['CANDIDATE_SOURCES', 'AFFINE_DEFAULTS', 'VOYNOV_PRESETS', 'ENCODER_PRESETS', 'VOYNOV_E_PRESETS', 'random_directions',
+           'sefa_directions', 'pca_directions', 'candidate_directions', 'affine_errors', 'restoration_loss',
+           'operator_distance', 'operator_assignment', 'fit_affine', 'rank_directions', 'lighting_masks',
+           'operator_masks', 'fit_voynov', 'z_encoder', 'encode', 'precise_bn', 'train_z_encoder', 'AdaptedLatents',
+           'fit_voynov_e']
 
 # %% ../nbs/11_affine_search.ipynb #4f101a85
 def random_directions(G, k: int, seed: int = 0) -> torch.Tensor:
@@ -167,11 +170,11 @@ def _voynov_presets():
 
 VOYNOV_PRESETS = _voynov_presets()
 
-@register_method('voynov', VOYNOV_PRESETS, paper='Voynov et al. ICML 2021 (App. B ranking)',
-                 description='automatically ranked segmenting latent direction (affine operator search); lighting masks + filters; U-Net')
-def fit_voynov(train_ds, config, *, device, seed, out_dir, progress):
-    "Generator → candidate directions → affine ranking (App. B) → lighting masks + filters (§3.3) → U-Net."
-    if config['mask'] not in ('lighting', 'operators'): raise ValueError(f"voynov: mask must be 'lighting' or 'operators', got {config['mask']!r}")
+def _fit_voynov(train_ds, config, device, seed, out_dir, progress, name: str, adapt: bool):
+    "The `voynov` pipeline; with `adapt`, the synthetic latents come from `AdaptedLatents` (§3.2) instead of N(0, I)."
+    if config['mask'] not in ('lighting', 'operators'): raise ValueError(f"{name}: mask must be 'lighting' or 'operators', got {config['mask']!r}")
+    if adapt and not config['alpha'] >= 0: raise ValueError(f"{name}: alpha must be ≥ 0, got {config['alpha']}")
+    if adapt and config['enc_batch_size'] < 2: raise ValueError(f"{name}: enc_batch_size must be ≥ 2 (BatchNorm), got {config['enc_batch_size']}")
     t0 = time.perf_counter()
     G = generator_for(train_ds, config, device, seed, out_dir, progress)
     t1 = time.perf_counter()
@@ -181,12 +184,154 @@ def fit_voynov(train_ds, config, *, device, seed, out_dir, progress):
     best = ranking[0]
     t2 = time.perf_counter()
     dev = next((p.device for p in G.parameters()), torch.device('cpu'))
+    latents = E = None
+    if adapt:
+        imgs = _train_images(train_ds, G.res)
+        E = train_z_encoder(G, imgs, steps=config['enc_steps'], batch_size=config['enc_batch_size'], lr=config['enc_lr'],
+                            seed=seed, device=dev, progress=progress,
+                            ckpt_path=None if out_dir is None else Path(out_dir) / f'{name}_encoder.train.pt')
+        latents = AdaptedLatents.from_images(E, imgs, alpha=config['alpha'])
+    t3 = time.perf_counter()
     h = best['h'].to(dev)
     mask_fn = ((lambda z: lighting_masks(G, z, h)) if config['mask'] == 'lighting'
                else (lambda z: operator_masks(G, z, h, best['A'], best['b'])))
     smp = SyntheticPairs(G, mask_fn, filters=config['filters'], max_frac=config['max_frac'], min_ratio=config['min_ratio'],
-                         min_change=config['min_change'])
-    seg = train_on_pairs(smp, config, device, seed, out_dir, progress, 'voynov')
+                         min_change=config['min_change'], latents=latents)
+    seg = train_on_pairs(smp, config, device, seed, out_dir, progress, name)
     seg.G, seg.h, seg.ranking, seg.sampler_stats = G, best['h'], [{k: v for k, v in r.items() if k not in ('A', 'b', 'h')} for r in ranking], smp.stats
-    seg.timings = dict(gan_seconds=t1 - t0, search_seconds=t2 - t1, segmenter_seconds=time.perf_counter() - t2)
+    seg.timings = dict(gan_seconds=t1 - t0, search_seconds=t2 - t1, segmenter_seconds=time.perf_counter() - t3)
+    if adapt:
+        seg.latents, seg.encoder_history = latents, E.history
+        seg.sampler_stats = {**smp.stats, **latents.summary()}; seg.timings['encoder_seconds'] = t3 - t2
     return seg
+
+@register_method('voynov', VOYNOV_PRESETS, paper='Voynov et al. ICML 2021 (App. B ranking)',
+                 description='automatically ranked segmenting latent direction (affine operator search); lighting masks + filters; U-Net')
+def fit_voynov(train_ds, config, *, device, seed, out_dir, progress):
+    "Generator → candidate directions → affine ranking (App. B) → lighting masks + filters (§3.3) → U-Net."
+    return _fit_voynov(train_ds, config, device, seed, out_dir, progress, 'voynov', adapt=False)
+
+# %% ../nbs/11_affine_search.ipynb #6e81d0bd
+def _gdev(G) -> torch.device:
+    t = next(iter(G.parameters()), None)
+    t = t if t is not None else next(iter(G.buffers()), None)
+    return t.device if t is not None else torch.device('cpu')
+
+def z_encoder(G, seed: int = 0) -> LatentEncoder:
+    "A `LatentEncoder` (ResNet18) from G.res×G.res images to G's z-space: one code of width latent_dim, mean code 0."
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed); return LatentEncoder(G.res, n_codes=1, n_ws=1, w_dim=G.latent_dim)
+
+@torch.no_grad()
+def encode(E: LatentEncoder, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    "z-codes N×latent_dim (on CPU) of `images` N×3×H×W in [0,1] (resized to E.res), in eval mode."
+    if images.ndim != 4 or images.shape[1] != 3: raise ValueError(f"encode: expected N×3×H×W images, got {tuple(images.shape)}")
+    dev, was, r, out = next(E.parameters()).device, E.training, E.res, []
+    E.eval()
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(dev)
+        if x.shape[-2:] != (r, r): x = F.interpolate(x, size=(r, r), mode='bilinear', align_corners=False, antialias=True)
+        out.append(E(x).flatten(1).cpu())
+    E.train(was)
+    return torch.cat(out)
+
+# %% ../nbs/11_affine_search.ipynb #026e477f
+@torch.no_grad()
+def precise_bn(net: nn.Module, images: torch.Tensor, batch_size: int = 64) -> nn.Module:
+    "Recompute every BatchNorm's running mean/var as the exact average over `images` (batches of `batch_size`)."
+    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns: return net
+    dev, was, mom = next(net.parameters()).device, net.training, [m.momentum for m in bns]
+    for m in bns: m.reset_running_stats(); m.momentum = None           # None: cumulative average
+    net.train()
+    try:
+        for i in range(0, len(images), batch_size): net(images[i:i + batch_size].to(dev))
+    finally:
+        for m, mo in zip(bns, mom): m.momentum = mo
+        net.train(was)
+    return net
+
+ENCODER_PRESETS = {'smoke': dict(enc_steps=20, enc_batch_size=8, enc_lr=1e-3),
+                   'cpu':   dict(enc_steps=500, enc_batch_size=16, enc_lr=1e-3),
+                   'paper': dict(enc_steps=5000, enc_batch_size=32, enc_lr=1e-4)}
+
+def train_z_encoder(G, images: torch.Tensor, steps: int = 500, batch_size: int = 16, lr: float = 1e-3,
+                    perc_weight: float = 0., D=None, flip: bool = True, seed: int = 0, device=None, ckpt_path=None,
+                    ckpt_every: int = 100, progress: bool = True, log_every: int = 0) -> LatentEncoder:
+    "Invert the frozen G on `images` (N×3×res×res): min_E ‖G(E(x))−x‖₁ + perc_weight·‖φ_D(G(E(x)))−φ_D(x)‖²; resumable."
+    if images.ndim != 4 or tuple(images.shape[1:]) != (3, G.res, G.res):
+        raise ValueError(f"train_z_encoder: images must be N×3×{G.res}×{G.res}, got {tuple(images.shape)}")
+    if steps < 0 or batch_size < 2 or ckpt_every < 1:
+        raise ValueError(f"train_z_encoder: need steps ≥ 0, batch_size ≥ 2 (BatchNorm), ckpt_every ≥ 1; got {steps}, {batch_size}, {ckpt_every}")
+    if perc_weight and D is None: raise ValueError("train_z_encoder: perc_weight > 0 needs a discriminator D for the perceptual term")
+    dev = get_device(device) if device is not None else _gdev(G)
+    E = z_encoder(G, seed).to(dev)
+    opt = torch.optim.Adam(E.parameters(), lr=lr)
+    g, start, hist = torch.Generator().manual_seed(seed), 0, []
+    run = dict(batch_size=batch_size, lr=lr, perc_weight=float(perc_weight), flip=flip, seed=seed, n_images=len(images))
+    ckpt_path = Path(ckpt_path) if ckpt_path is not None else None
+    if ckpt_path is not None and ckpt_path.exists():
+        ck = load_checkpoint(ckpt_path)
+        bad = {k: (ck['run'].get(k), v) for k, v in run.items() if ck['run'].get(k) != v}
+        if bad: raise ValueError(f"{ckpt_path}: the checkpoint was trained with other settings {bad} (checkpoint, asked); use another ckpt_path")
+        E.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer']); g.set_state(ck['generator'])
+        start, hist = ck['step'], ck['history'].tolist()
+    def save(step):
+        save_checkpoint(dict(model=E.state_dict(), optimizer=opt.state_dict(), generator=g.get_state(), step=step, run=run,
+                             history=torch.tensor(hist, dtype=torch.float64).reshape(-1, 2)), ckpt_path)
+    frozen = [m for m in (G, D) if m is not None]
+    req = [[p.requires_grad for p in m.parameters()] for m in frozen]
+    for m in frozen: m.requires_grad_(False)
+    if D is not None: D.to(dev).eval()
+    E.train()
+    try:
+        for step in tqdm(range(start, steps), initial=start, total=steps, disable=not progress, desc='z-encoder', leave=False):
+            x = images[torch.randint(len(images), (batch_size,), generator=g)]
+            if flip: x = torch.where((torch.rand(batch_size, generator=g) < .5).view(-1, 1, 1, 1), x.flip(-1), x)
+            x = x.to(dev)
+            xe = render(G, E(x).flatten(1))
+            l1 = (xe - x).abs().mean()
+            perc = (d_feature_map(D, xe) - d_feature_map(D, x)).pow(2).mean() if perc_weight else torch.zeros((), device=dev)
+            loss = l1 + perc_weight * perc
+            if not torch.isfinite(loss): raise FloatingPointError(f"train_z_encoder: non-finite loss at step {step + 1}")
+            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+            hist.append([l1.item(), perc.item()])
+            if log_every and (step + 1) % log_every == 0:
+                print(f"z-encoder step {step + 1}: L1 {sum(a for a, _ in hist[-log_every:]) / log_every:.4f}", flush=True)
+            if ckpt_path is not None and ((step + 1) % ckpt_every == 0 or step + 1 == steps): save(step + 1)
+    finally:
+        for m, r in zip(frozen, req):
+            for p, q in zip(m.parameters(), r): p.requires_grad_(q)
+    E.history = hist
+    return precise_bn(E, images, max(2, batch_size)).eval()
+
+# %% ../nbs/11_affine_search.ipynb #904e3cfa
+class AdaptedLatents:
+    "Voynov et al. §3.2 latent sampler z = E(I_i) + α·ξ, i ~ U{1…N}, ξ ~ N(0, I); α = 0.2 (paper, small datasets)."
+    def __init__(self, codes: torch.Tensor, alpha: float = 0.2):
+        codes = torch.as_tensor(codes, dtype=torch.float32).detach().cpu()
+        if codes.ndim != 2 or len(codes) == 0: raise ValueError(f"AdaptedLatents: codes must be N×latent_dim with N ≥ 1, got shape {tuple(codes.shape)}")
+        if not torch.isfinite(codes).all(): raise ValueError("AdaptedLatents: the codes contain NaN or inf")
+        if not alpha >= 0: raise ValueError(f"AdaptedLatents: alpha must be ≥ 0, got {alpha}")
+        self.codes, self.alpha = codes, float(alpha)
+    @classmethod
+    def from_images(cls, E: LatentEncoder, images: torch.Tensor, alpha: float = 0.2, batch_size: int = 64):
+        "Encode `images` once with `E`; sample around their codes."
+        return cls(encode(E, images, batch_size), alpha)
+    def __call__(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        z = self.codes[torch.randint(len(self.codes), (n,), generator=generator)]
+        return z + self.alpha * torch.randn(z.shape, generator=generator) if self.alpha > 0 else z.clone()
+    def summary(self) -> dict:
+        "For reports: N, α, the mean code norm (vs. √latent_dim for the prior) and the mean per-coordinate code std."
+        return dict(n_codes=len(self.codes), alpha=self.alpha, code_norm=self.codes.norm(dim=1).mean().item(),
+                    prior_norm=math.sqrt(self.codes.shape[1]),
+                    code_std=self.codes.std(0).mean().item() if len(self.codes) > 1 else 0.)
+
+# %% ../nbs/11_affine_search.ipynb #fdb24792
+VOYNOV_E_PRESETS = {p: dict(VOYNOV_PRESETS[p], alpha=0.2, **ENCODER_PRESETS[p]) for p in PRESET_NAMES}
+
+@register_method('voynov_e', VOYNOV_E_PRESETS, paper='Voynov et al. ICML 2021 (§3.2 E-adaptation)',
+                 description='voynov with synthetic latents z = E(I)+0.2ξ around inversion-encoder codes of the training images')
+def fit_voynov_e(train_ds, config, *, device, seed, out_dir, progress):
+    "Generator → affine-ranked h → encoder E by inversion → lighting masks of G(E(I)+αξ) + filters → U-Net."
+    return _fit_voynov(train_ds, config, device, seed, out_dir, progress, 'voynov_e', adapt=True)

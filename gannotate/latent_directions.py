@@ -22,7 +22,8 @@ from .methods import UNetSegmenter, register_method, PRESET_NAMES, train_unet_se
 __all__ = ['PRIORS', 'DIRECTION_PRESETS', 'MASK_MODES', 'FILTERS', 'MELAS_KYRIAZI_PRESETS', 'DiscGenerator', 'render', 'sobel',
            'sobel_loss', 'radial_prior', 'brightness_loss', 'direction_loss', 'find_direction', 'direction_stability',
            'direction_masks', 'size_filter', 'histogram_filter', 'component_filter', 'brightness_filter', 'refine',
-           'SyntheticPairs', 'generator_for', 'train_on_pairs', 'fit_melas_kyriazi']
+           'SyntheticPairs', 'generator_for', 'train_on_pairs', 'fit_melas_kyriazi', 'direction_figure',
+           'direction_explorer']
 
 # %% ../nbs/10_latent_directions.ipynb #fe092ac6
 @register_generator
@@ -213,17 +214,33 @@ def refine(out: dict, filters=('size', 'components', 'brightness'), max_frac: fl
 class SyntheticPairs:
     "Sampler `(batch_size, generator) -> (images, masks)` of refined generated pairs; `stats` counts rejections."
     def __init__(self, G, mask_fn, filters=('size', 'components', 'brightness'), oversample: float = 2.,
-                 max_tries: int = 5, device=None, **filter_kw):
+                 max_tries: int = 5, device=None, latents=None, pool: int | None = None, pool_seed: int = 0,
+                 progress: bool = False, **filter_kw):
         self.G, self.mask_fn, self.filters, self.oversample, self.max_tries = G, mask_fn, tuple(filters), oversample, max_tries
         self.filter_kw, self.dev = filter_kw, device if device is not None else next((p.device for p in G.parameters()), 'cpu')
+        if latents is not None and not callable(latents): raise TypeError(f"SyntheticPairs: latents must be a callable (n, generator) -> z, got {type(latents).__name__}")
+        self.latents = latents
         refine({'mask': torch.zeros(1, 1, 4, 4), 'diff': torch.zeros(1, 1, 4, 4), 'shifted': torch.zeros(1, 3, 4, 4)},
                self.filters)                                           # validates the filter names now
         self.stats = {'drawn': 0, 'kept': 0, 'fallback_batches': 0, **{f: 0 for f in self.filters}}
-    def __call__(self, batch_size: int, generator: torch.Generator):
+        self.pool = None
+        if pool is not None:
+            if int(pool) != pool or pool < 1: raise ValueError(f"SyntheticPairs: pool must be a positive integer or None, got {pool!r}")
+            self._fill_pool(int(pool), pool_seed, progress)
+
+    def sample_latents(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        "`n` latents from `latents` (default z ~ N(0, I)), checked to be n×latent_dim, on the sampler's device."
+        z = (self.G.sample_latents(n, generator=generator, device='cpu') if self.latents is None
+             else torch.as_tensor(self.latents(n, generator)))
+        if tuple(z.shape) != (n, self.G.latent_dim):
+            raise ValueError(f"SyntheticPairs: the latent sampler returned shape {tuple(z.shape)}, expected ({n}, {self.G.latent_dim})")
+        return z.to(self.dev)
+
+    def draw(self, batch_size: int, generator: torch.Generator):
+        "A fresh batch: sample latents, make masks, refine, over-sample until `batch_size` survive (else top up unfiltered)."
         xs, ms, n = [], [], 0
         for _ in range(self.max_tries):
-            z = self.G.sample_latents(max(batch_size, int(math.ceil(batch_size * self.oversample))), generator=generator,
-                                      device='cpu').to(self.dev)
+            z = self.sample_latents(max(batch_size, int(math.ceil(batch_size * self.oversample))), generator)
             out = self.mask_fn(z)
             masks, keep, counts = refine(out, self.filters, **self.filter_kw)
             self.stats['drawn'] += len(z)
@@ -236,6 +253,21 @@ class SyntheticPairs:
         x, m = torch.cat(xs)[:batch_size], torch.cat(ms)[:batch_size]
         self.stats['kept'] += min(n, batch_size)
         return x.cpu(), m.cpu()
+
+    def _fill_pool(self, n: int, seed: int, progress: bool, chunk: int = 64):
+        g, xs, ms, have = torch.Generator().manual_seed(seed), [], [], 0
+        with tqdm(total=n, disable=not progress, desc='synthetic pool', leave=False) as pb:
+            while have < n:
+                x, m = self.draw(min(chunk, n - have), g)
+                xs.append(x.half()); ms.append(m > .5); have += len(x); pb.update(len(x))
+        self.pool = (torch.cat(xs), torch.cat(ms))
+        self.stats.update(pool=n, pool_draws=0)
+
+    def __call__(self, batch_size: int, generator: torch.Generator):
+        if self.pool is None: return self.draw(batch_size, generator)
+        i = torch.randint(len(self.pool[0]), (batch_size,), generator=generator)   # with replacement (Table 14)
+        self.stats['pool_draws'] += batch_size
+        return self.pool[0][i].float(), self.pool[1][i].float()
 
 # %% ../nbs/10_latent_directions.ipynb #89a6da10
 def _train_images(train_ds, res: int) -> torch.Tensor:
@@ -314,3 +346,31 @@ def fit_melas_kyriazi(train_ds, config, *, device, seed, out_dir, progress):
     seg.G, seg.v_l, seg.v_d, seg.sampler_stats = G, v_l, v_d, smp.stats
     seg.timings = dict(gan_seconds=t1 - t0, direction_seconds=t2 - t1, segmenter_seconds=time.perf_counter() - t2)
     return seg
+
+# %% ../nbs/10_latent_directions.ipynb #7119a6dd
+def direction_figure(G, v: torch.Tensor, eps: float = 2., seed: int = 0, n: int = 4, mode: str = 'light'):
+    "Rows G(z), G(z+εv) and the Eq. (3) mask for `n` latents from `seed`; returns the matplotlib figure."
+    if mode not in ('light', 'dark'): raise ValueError(f"direction_figure: mode must be 'light' or 'dark', got {mode!r}")
+    dev = next((p.device for p in G.parameters()), torch.device('cpu'))
+    z = G.sample_latents(n, torch.Generator().manual_seed(seed), device='cpu').to(dev)
+    v = torch.as_tensor(v, dtype=torch.float32).to(dev)
+    o = direction_masks(G, z, v_l=v if mode == 'light' else None, v_d=v if mode == 'dark' else None, eps=eps, mode=mode)
+    return show_grid({'G(z)': o['image'], f'G(z{eps:+.2g}v)': o['shifted'], 'mask (Eq. 3)': o['mask']})
+
+def direction_explorer(G, v: torch.Tensor, eps_max: float = 6., mode: str = 'light', n: int = 4):
+    "An ipywidgets box: latent seed and ε sliders → G(z), G(z+εv) and the mask of the chosen direction `v`."
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+    s = W.IntSlider(0, 0, 999, description='latent seed')
+    e = W.FloatSlider(2., min=-eps_max, max=eps_max, step=.25, description='ε')
+    out = W.Output()
+    def draw(*_):
+        out.clear_output(wait=True)
+        with out:
+            fig = direction_figure(G, v, eps=e.value, seed=s.value, n=n, mode=mode)
+            plt.show(fig) if plt.get_backend().lower() not in ('agg',) else plt.close(fig)
+        box.n_draws += 1
+    box = W.VBox([W.HBox([s, e]), out]); box.draw, box.n_draws = draw, 0
+    for w in (s, e): w.observe(draw, names='value')
+    draw()
+    return box
