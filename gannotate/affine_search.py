@@ -15,7 +15,7 @@ from .unet import UNET_PRESETS
 from .methods import register_method, PRESET_NAMES
 from .latent_directions import (render, refine, SyntheticPairs, generator_for, train_on_pairs, DiscGenerator,
                                          MELAS_KYRIAZI_PRESETS, _train_images)
-from .layered_gan import LatentEncoder, d_feature_map
+from .layered_gan import LatentEncoder, d_feature_map, train_inversion_encoder
 
 # %% auto #0
 __all__ = ['CANDIDATE_SOURCES', 'AFFINE_DEFAULTS', 'VOYNOV_PRESETS', 'ENCODER_PRESETS', 'VOYNOV_E_PRESETS', 'random_directions',
@@ -266,43 +266,13 @@ def train_z_encoder(G, images: torch.Tensor, steps: int = 500, batch_size: int =
     if perc_weight and D is None: raise ValueError("train_z_encoder: perc_weight > 0 needs a discriminator D for the perceptual term")
     dev = get_device(device) if device is not None else _gdev(G)
     E = z_encoder(G, seed).to(dev)
-    opt = torch.optim.Adam(E.parameters(), lr=lr)
-    g, start, hist = torch.Generator().manual_seed(seed), 0, []
-    run = dict(batch_size=batch_size, lr=lr, perc_weight=float(perc_weight), flip=flip, seed=seed, n_images=len(images))
-    ckpt_path = Path(ckpt_path) if ckpt_path is not None else None
-    if ckpt_path is not None and ckpt_path.exists():
-        ck = load_checkpoint(ckpt_path)
-        bad = {k: (ck['run'].get(k), v) for k, v in run.items() if ck['run'].get(k) != v}
-        if bad: raise ValueError(f"{ckpt_path}: the checkpoint was trained with other settings {bad} (checkpoint, asked); use another ckpt_path")
-        E.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer']); g.set_state(ck['generator'])
-        start, hist = ck['step'], ck['history'].tolist()
-    def save(step):
-        save_checkpoint(dict(model=E.state_dict(), optimizer=opt.state_dict(), generator=g.get_state(), step=step, run=run,
-                             history=torch.tensor(hist, dtype=torch.float64).reshape(-1, 2)), ckpt_path)
-    frozen = [m for m in (G, D) if m is not None]
-    req = [[p.requires_grad for p in m.parameters()] for m in frozen]
-    for m in frozen: m.requires_grad_(False)
-    if D is not None: D.to(dev).eval()
-    E.train()
+    req = [p.requires_grad for p in G.parameters()]; G.requires_grad_(False)
     try:
-        for step in tqdm(range(start, steps), initial=start, total=steps, disable=not progress, desc='z-encoder', leave=False):
-            x = images[torch.randint(len(images), (batch_size,), generator=g)]
-            if flip: x = torch.where((torch.rand(batch_size, generator=g) < .5).view(-1, 1, 1, 1), x.flip(-1), x)
-            x = x.to(dev)
-            xe = render(G, E(x).flatten(1))
-            l1 = (xe - x).abs().mean()
-            perc = (d_feature_map(D, xe) - d_feature_map(D, x)).pow(2).mean() if perc_weight else torch.zeros((), device=dev)
-            loss = l1 + perc_weight * perc
-            if not torch.isfinite(loss): raise FloatingPointError(f"train_z_encoder: non-finite loss at step {step + 1}")
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-            hist.append([l1.item(), perc.item()])
-            if log_every and (step + 1) % log_every == 0:
-                print(f"z-encoder step {step + 1}: L1 {sum(a for a, _ in hist[-log_every:]) / log_every:.4f}", flush=True)
-            if ckpt_path is not None and ((step + 1) % ckpt_every == 0 or step + 1 == steps): save(step + 1)
+        E.history = train_inversion_encoder(E, lambda z: render(G, z.flatten(1)), images, steps, batch_size, lr, perc_weight,
+                                            None if D is None else D.to(dev), flip=flip, seed=seed, ckpt_path=ckpt_path,
+                                            ckpt_every=ckpt_every, progress=progress, log_every=log_every, desc='z-encoder')
     finally:
-        for m, r in zip(frozen, req):
-            for p, q in zip(m.parameters(), r): p.requires_grad_(q)
-    E.history = hist
+        for p, r in zip(G.parameters(), req): p.requires_grad_(r)
     return precise_bn(E, images, max(2, batch_size)).eval()
 
 # %% ../nbs/11_affine_search.ipynb #904e3cfa

@@ -17,7 +17,7 @@ from .gan import (StyleGenerator, GeneratorBase, register_generator, GENERATORS,
                            load_generator, save_generator, randn_from)
 from .unet import UNET_PRESETS
 from .methods import Segmenter, register_segmenter, register_method, PRESET_NAMES, train_unet_segmenter
-from .layered_gan import LatentEncoder, d_feature_map, mean_ws
+from .layered_gan import LatentEncoder, mean_ws, train_inversion_encoder
 
 # %% auto #0
 __all__ = ['L4F_PAPER_SETTINGS', 'L4F_PRESETS', 'L4F_KEYS', 'L4F_FORMAT', 'LABELS4FREE_PRESETS', 'L4F_ABLATIONS',
@@ -506,24 +506,11 @@ def train_inversion(m: Labels4Free, images: torch.Tensor, config: dict, D=None, 
         torch.manual_seed(seed); seg = InversionSegmenter(name, G.config, m.A.config)
     seg.G.load_state_dict(G.state_dict()); seg.A.load_state_dict(m.A.state_dict())
     seg = seg.to(dev); seg.E.w_mean.copy_(mean_ws(seg.G).to(dev))
-    D = (D if D is not None else m.D).to(dev).eval().requires_grad_(False)
-    opt = torch.optim.Adam(seg.E.parameters(), lr=c['enc_lr'], betas=(0.9, 0.999))
-    g, hist = torch.Generator().manual_seed(seed), []
     seg.train()
-    for step in tqdm(range(c['enc_steps']), desc='inversion encoder', disable=not progress, leave=False):
-        x = images[torch.randint(len(images), (c['enc_batch_size'],), generator=g)]
-        x = torch.where((torch.rand(len(x), generator=g) < .5).view(-1, 1, 1, 1), x.flip(-1), x).to(dev)
-        xe = seg.G.synthesis(seg.E(x)[:, 0], noise_mode='const')
-        l1 = (xe - x).abs().mean()
-        perc = (d_feature_map(D, xe) - d_feature_map(D, x)).pow(2).mean() if c['perc_weight'] else torch.zeros((), device=dev)
-        loss = l1 + c['perc_weight'] * perc
-        if not torch.isfinite(loss): raise FloatingPointError(f"train_inversion: non-finite loss at step {step + 1}")
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-        hist.append([l1.item(), perc.item()])
-        if log_every and (step + 1) % log_every == 0:
-            h = hist[-log_every:]
-            print(f"encoder step {step + 1}: L1 {sum(a for a, _ in h) / len(h):.4f} perceptual {sum(b for _, b in h) / len(h):.4f}", flush=True)
-    seg.history = hist
+    seg.history = train_inversion_encoder(seg.E, lambda ws: seg.G.synthesis(ws[:, 0], noise_mode='const'), images,
+                                          c['enc_steps'], c['enc_batch_size'], c['enc_lr'], c['perc_weight'],
+                                          (D if D is not None else m.D).to(dev), seed=seed, progress=progress,
+                                          log_every=log_every, desc='inversion encoder')
     return seg.eval()
 
 # %% ../nbs/12_labels4free.ipynb #cf1b4f53

@@ -23,8 +23,8 @@ __all__ = ['LAYERED_VARIANTS', 'D_TYPES', 'LAYERED_PRESETS', 'LAYERED_GAN_KEYS',
            'build_layered_gan', 'build_base_loss', 'real_sampler', 'LayeredGAN', 'sample_layered', 'train_layered_gan',
            'load_layered_gan', 'layered_figure', 'layered_stats', 'layered_explorer', 'generated_pairs',
            'segmenter_input_size', 'post_train_unet', 'DiscriminatorSegmenter', 'joint_segmenter', 'LatentEncoder',
-           'd_feature_map', 'mean_ws', 'EncoderSegmenter', 'train_encoder', 'fit_gan', 'fit_layered_gan',
-           'fit_layered_gan_joint', 'fit_perturbgan_encoder']
+           'd_feature_map', 'mean_ws', 'train_inversion_encoder', 'EncoderSegmenter', 'train_encoder', 'fit_gan',
+           'fit_layered_gan', 'fit_layered_gan_joint', 'fit_perturbgan_encoder']
 
 # %% ../nbs/07_layered_gan.ipynb #5760f492
 LAYERED_VARIANTS = ('conditional', 'two', 'single')
@@ -486,6 +486,52 @@ def mean_ws(G: LayeredGenerator, n: int = 1000, seed: int = 0) -> torch.Tensor:
     w = G.mapping(G.sample_latents(n, torch.Generator().manual_seed(seed))).mean(0)
     G.train(was); return w
 
+# %% ../nbs/07_layered_gan.ipynb #ac79b369
+def train_inversion_encoder(E: nn.Module, decode, images: torch.Tensor, steps: int, batch_size: int, lr: float,
+                            perc_weight: float = 0., D=None, flip: bool = True, seed: int = 0, ckpt_path=None,
+                            ckpt_every: int = 100, progress: bool = True, log_every: int = 0, desc: str = 'encoder') -> list:
+    "Fit `E` so that the frozen `decode(E(x))` reconstructs real `images` (eq. 3.7); resumable at `ckpt_path`; returns [[L1, perceptual], …]."
+    if perc_weight and D is None: raise ValueError(f"{desc}: perc_weight > 0 needs a discriminator D for the perceptual term")
+    if steps < 0 or batch_size < 1 or ckpt_every < 1:
+        raise ValueError(f"{desc}: need steps ≥ 0, batch_size ≥ 1, ckpt_every ≥ 1; got {steps}, {batch_size}, {ckpt_every}")
+    dev = next(E.parameters()).device
+    opt = torch.optim.Adam(E.parameters(), lr=lr, betas=(0.9, 0.999))
+    g, start, hist = torch.Generator().manual_seed(seed), 0, []
+    run = dict(batch_size=batch_size, lr=lr, perc_weight=float(perc_weight), flip=flip, seed=seed, n_images=len(images))
+    ckpt_path = None if ckpt_path is None else Path(ckpt_path)
+    if ckpt_path is not None and ckpt_path.exists():
+        ck = load_checkpoint(ckpt_path)
+        bad = {k: (ck['run'].get(k), v) for k, v in run.items() if ck['run'].get(k) != v}
+        if bad: raise ValueError(f"{ckpt_path}: the checkpoint was trained with other settings {bad} (checkpoint, asked); use another ckpt_path")
+        E.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer']); g.set_state(ck['generator'])
+        start, hist = ck['step'], ck['history'].tolist()
+    def save(step):
+        save_checkpoint(dict(model=E.state_dict(), optimizer=opt.state_dict(), generator=g.get_state(), step=step, run=run,
+                             history=torch.tensor(hist, dtype=torch.float64).reshape(-1, 2)), ckpt_path)
+    req = [] if D is None else [p.requires_grad for p in D.parameters()]
+    if D is not None: D.eval().requires_grad_(False)
+    E.train()
+    try:
+        for step in tqdm(range(start, steps), initial=start, total=steps, desc=desc, disable=not progress, leave=False):
+            x = images[torch.randint(len(images), (batch_size,), generator=g)]
+            if flip: x = torch.where((torch.rand(batch_size, generator=g) < .5).view(-1, 1, 1, 1), x.flip(-1), x)
+            x = x.to(dev)
+            xe = decode(E(x))
+            l1 = (xe - x).abs().mean()
+            perc = (d_feature_map(D, xe) - d_feature_map(D, x)).pow(2).mean() if perc_weight else torch.zeros((), device=dev)
+            loss = l1 + perc_weight * perc
+            if not torch.isfinite(loss): raise FloatingPointError(f"{desc}: non-finite loss at step {step + 1}")
+            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+            hist.append([l1.item(), perc.item()])
+            if log_every and (step + 1) % log_every == 0:
+                h = hist[-log_every:]
+                print(f"{desc} step {step + 1}: L1 {sum(a for a, _ in h) / len(h):.4f} perceptual {sum(b for _, b in h) / len(h):.4f}", flush=True)
+            if ckpt_path is not None and ((step + 1) % ckpt_every == 0 or step + 1 == steps): save(step + 1)
+    finally:
+        if D is not None:
+            for p, r in zip(D.parameters(), req): p.requires_grad_(r)
+    return hist
+
 # %% ../nbs/07_layered_gan.ipynb #7ec713b7
 @register_segmenter
 class EncoderSegmenter(Segmenter):
@@ -515,26 +561,12 @@ def train_encoder(gan: LayeredGAN, images: torch.Tensor, config: dict, device=No
         torch.manual_seed(seed); seg = EncoderSegmenter(gan.G.config)
     seg.G.load_state_dict(gan.G.state_dict())
     seg = seg.to(dev); seg.E.w_mean.copy_(mean_ws(seg.G).to(dev))
-    D = gan.D.to(dev).eval().requires_grad_(False)
-    opt = torch.optim.Adam(seg.E.parameters(), lr=c['enc_lr'], betas=(0.9, 0.999))
-    g, hist = torch.Generator().manual_seed(seed), []
+    def decode(codes):
+        l = seg.G.synthesis(codes, noise_mode='const')
+        return composite(l['bg'], l['fg'], l['mask'])
     seg.train()
-    for step in tqdm(range(c['enc_steps']), desc='encoder', disable=not progress, leave=False):
-        idx = torch.randint(len(images), (c['enc_batch_size'],), generator=g)
-        x = images[idx]
-        x = torch.where((torch.rand(len(x), generator=g) < .5).view(-1, 1, 1, 1), x.flip(-1), x).to(dev)
-        l = seg.G.synthesis(seg.E(x), noise_mode='const')
-        xe = composite(l['bg'], l['fg'], l['mask'])
-        l1 = (xe - x).abs().mean()
-        perc = (d_feature_map(D, xe) - d_feature_map(D, x)).pow(2).mean()
-        loss = l1 + c['perc_weight'] * perc
-        if not torch.isfinite(loss): raise FloatingPointError(f"train_encoder: non-finite loss at step {step + 1}")
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-        hist.append([l1.item(), perc.item()])
-        if log_every and (step + 1) % log_every == 0:
-            h = hist[-log_every:]
-            print(f"encoder step {step + 1}: L1 {sum(a for a, _ in h) / len(h):.4f} perceptual {sum(b for _, b in h) / len(h):.4f}", flush=True)
-    seg.history = hist
+    seg.history = train_inversion_encoder(seg.E, decode, images, c['enc_steps'], c['enc_batch_size'], c['enc_lr'],
+                                          c['perc_weight'], gan.D.to(dev), seed=seed, progress=progress, log_every=log_every)
     return seg.eval()
 
 # %% ../nbs/07_layered_gan.ipynb #a16e1765
