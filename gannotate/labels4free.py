@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_labels4free.ipynb #04f7c2d1
 from __future__ import annotations
-import math, time, copy
+import math, time, copy, warnings
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -461,6 +461,10 @@ class AlphaPairs:
             xs.append(x[ok]); ms.append(mk[ok]); n += int(ok.sum())
             if n >= batch_size: break
         if n < batch_size:                                            # too few survived: top up with unfiltered pairs
+            if not self.stats['fallback_batches']:
+                warnings.warn(f"AlphaPairs: only {n} of {batch_size} samples have a mask area in [{self.min_area}, {self.max_area}] "
+                              f"after {self.max_tries} tries; topping up with unfiltered pairs (see .stats; the alpha network "
+                              "may have reached a trivial solution)", stacklevel=2)
             self.stats['fallback_batches'] += 1; xs.append(x); ms.append(mk)
         self.stats['kept'] += min(n, batch_size)
         return torch.cat(xs)[:batch_size].cpu(), torch.cat(ms)[:batch_size].cpu()
