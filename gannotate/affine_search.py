@@ -14,7 +14,8 @@ from .core import *
 from .unet import UNET_PRESETS
 from .methods import register_method, PRESET_NAMES
 from .latent_directions import (render, refine, SyntheticPairs, generator_for, train_on_pairs, DiscGenerator,
-                                         MELAS_KYRIAZI_PRESETS, _train_images)
+                                         MELAS_KYRIAZI_PRESETS)
+from .gan import square_images
 from .layered_gan import LatentEncoder, d_feature_map, train_inversion_encoder
 
 # %% auto #0
@@ -186,7 +187,7 @@ def _fit_voynov(train_ds, config, device, seed, out_dir, progress, name: str, ad
     dev = next((p.device for p in G.parameters()), torch.device('cpu'))
     latents = E = None
     if adapt:
-        imgs = _train_images(train_ds, G.res)
+        imgs = square_images(train_ds, G.res)
         E = train_z_encoder(G, imgs, steps=config['enc_steps'], batch_size=config['enc_batch_size'], lr=config['enc_lr'],
                             seed=seed, device=dev, progress=progress,
                             ckpt_path=None if out_dir is None else Path(out_dir) / f'{name}_encoder.train.pt')

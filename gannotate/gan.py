@@ -12,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from .core import *
+from .data import resize_shorter, center_crop
 
 # %% auto #0
 __all__ = ['GENERATORS', 'GAN_PRESETS', 'DCGAN_OPT', 'randn_from', 'rand_from', 'GANLoss', 'HingeLoss', 'NonSaturatingLoss',
@@ -20,7 +21,8 @@ __all__ = ['GENERATORS', 'GAN_PRESETS', 'DCGAN_OPT', 'randn_from', 'rand_from', 
            'MLPDiscriminator', 'DCGANDiscriminator', 'DBlock', 'minibatch_std', 'ResNetDiscriminator',
            'UNetDiscriminator', 'UNetGANLoss', 'DiffAugment', 'ema_update', 'ema_beta', 'image_sampler',
            'save_generator', 'load_generator', 'ModuleGenerator', 'TorchScriptGenerator', 'grid_image', 'save_grid',
-           'sample_diversity', 'GANTrainingError', 'GANTrainer', 'gaussian_ring', 'gan_opt', 'build_gan', 'build_loss']
+           'sample_diversity', 'GANTrainingError', 'GANTrainer', 'gaussian_ring', 'gan_opt', 'build_gan', 'build_loss',
+           'square_images', 'train_gan']
 
 # %% ../nbs/05_gan.ipynb #fd49deee
 def _rand(fn, shape, generator=None, device=None, dtype=torch.float32):
@@ -394,12 +396,13 @@ class DCGANDiscriminator(DiscriminatorBase):
         self.fc = nn.Sequential(sn(nn.Linear(c * 16, feat_dim)), nn.LeakyReLU(0.2))
         self.out = sn(nn.Linear(feat_dim, 1))
     def features(self, x):
-        _check_input(x, self.in_ch, self.res, type(self).__name__)
-        return self.fc(self.body(x).flatten(1))
+        return self.fc(self.body(_prep_input(x, self.in_ch, self.res, type(self).__name__)).flatten(1))
 
-def _check_input(x, in_ch, res, who):
+def _prep_input(x, in_ch, res, who):
+    "Check the B×in_ch×res×res shape and map images from [0, 1] to [−1, 1], the range every layer's init assumes."
     if x.ndim != 4 or x.shape[1] != in_ch or x.shape[-1] != res or x.shape[-2] != res:
         raise ValueError(f"{who}: expected input B×{in_ch}×{res}×{res}, got {tuple(x.shape)}")
+    return x * 2 - 1
 
 # %% ../nbs/05_gan.ipynb #15b51c5a
 class DBlock(nn.Module):
@@ -435,8 +438,7 @@ class ResNetDiscriminator(DiscriminatorBase):
         self.fc = EqLinear(ch(4) * 16, feat_dim, act=True)
         self.out = EqLinear(feat_dim, 1)
     def _encode(self, x):
-        _check_input(x, self.in_ch, self.res, type(self).__name__)
-        h = self.from_rgb(x); skips = [h]
+        h = self.from_rgb(_prep_input(x, self.in_ch, self.res, type(self).__name__)); skips = [h]
         for b in self.blocks: h = b(h); skips.append(h)
         return h, skips
     def _epilogue(self, h):
@@ -844,7 +846,7 @@ GAN_PRESETS = {
                   r1_every=4, ckpt_every=10, check_every=10, sample_every=10,
                   stylegan=dict(latent_dim=32, w_dim=32, n_mlp=2, ch_base=256, ch_max=32),
                   dcgan=dict(latent_dim=32, ch_base=256, ch_max=32), d=dict(ch_base=256, ch_max=32)),
-    'cpu': dict(res=64, batch_size=8, steps=3000, lr=2e-3, betas=(0., 0.99), ema_halflife_img=2000, r1_gamma=0.1,
+    'cpu': dict(res=64, batch_size=8, steps=8000, lr=2e-3, betas=(0., 0.99), ema_halflife_img=2000, r1_gamma=0.1,
                 r1_every=4, ckpt_every=250, check_every=50, sample_every=250,
                 stylegan=dict(latent_dim=128, w_dim=128, n_mlp=4, ch_base=512, ch_max=64),
                 dcgan=dict(latent_dim=128, ch_base=1024, ch_max=128), d=dict(ch_base=512, ch_max=64)),
@@ -887,3 +889,29 @@ def build_loss(name: str = 'ns', preset: str = 'cpu', **kwargs) -> GANLoss:
     if name == 'ns': return NonSaturatingLoss(**{'r1_gamma': P['r1_gamma'], 'r1_every': P['r1_every'], **kwargs})
     if name == 'wgangp': return WGANGPLoss(**kwargs)
     raise ValueError(f"build_loss: name must be 'hinge', 'ns' or 'wgangp' (KDD losses: gannotate.kdd.make_loss), got {name!r}")
+
+# %% ../nbs/05_gan.ipynb #c37c9b25
+def square_images(ds, res: int) -> torch.Tensor:
+    "The images of a dataset (items with 'image') as one N×C×res×res tensor: centre square, resized; masks are not read."
+    if len(ds) == 0: raise ValueError("square_images: the dataset is empty")
+    return torch.stack([resize_shorter(center_crop(ds[i]['image'], min(ds[i]['image'].shape[-2:])), res)
+                        for i in range(len(ds))]).clamp(0, 1)
+
+def train_gan(images: torch.Tensor, preset: str = 'cpu', arch: str = 'stylegan', steps: int | None = None, loss: str = 'ns',
+              flip: bool = True, device=None, seed: int = 0, ckpt_dir=None, progress: bool = True,
+              max_seconds: float | None = None) -> GANTrainer:
+    "Train the `preset`'s `arch` GAN (seeded init) on `images` (N×C×res×res in [0,1]) to `steps`, resuming from `ckpt_dir`."
+    if not torch.is_tensor(images) or images.ndim != 4 or images.shape[-1] != images.shape[-2]:
+        raise ValueError(f"train_gan: images must be an N×C×res×res tensor, got {tuple(getattr(images, 'shape', ()))}")
+    P, opt = _preset(preset), gan_opt(preset, arch)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        G, D = build_gan(arch, res=images.shape[-1], out_ch=images.shape[1], preset=preset)
+    tr = GANTrainer(G, D, build_loss(loss, preset), image_sampler(images, flip=flip), batch_size=P['batch_size'],
+                    lr_g=opt['lr'], lr_d=opt['lr'], betas=opt['betas'], ema_halflife_img=P['ema_halflife_img'],
+                    device=device, seed=seed, ckpt_dir=ckpt_dir, ckpt_every=P['ckpt_every'], check_every=P['check_every'],
+                    progress=progress)
+    tr.resume()
+    tr.train(max(0, (P['steps'] if steps is None else steps) - tr.step), max_seconds=max_seconds)
+    if ckpt_dir is not None: tr.snapshot()
+    return tr

@@ -14,7 +14,7 @@ from .core import *
 from .data import resize_shorter, center_crop
 from .gan import (StyleGenerator, GeneratorBase, register_generator, GENERATORS, ResNetDiscriminator,
                            NonSaturatingLoss, GANTrainer, GAN_PRESETS, build_gan, build_loss, gan_opt, image_sampler,
-                           load_generator, save_generator, randn_from)
+                           load_generator, save_generator, randn_from, square_images, train_gan)
 from .unet import UNET_PRESETS
 from .methods import Segmenter, register_segmenter, register_method, PRESET_NAMES, train_unet_segmenter
 from .layered_gan import LatentEncoder, mean_ws, train_inversion_encoder
@@ -25,8 +25,8 @@ __all__ = ['L4F_PAPER_SETTINGS', 'L4F_PRESETS', 'L4F_KEYS', 'L4F_FORMAT', 'LABEL
            'AlphaNetwork', 'build_alpha', 'background_crops', 'layer_gradient_scores', 'select_channels',
            'BackgroundGenerator', 'show_backgrounds', 'compose', 'l4f_regularisers', 'Labels4Free', 'l4f_analysis',
            'train_labels4free', 'labels4free_figure', 'alpha_stats', 'AlphaPairs', 'rejected_figure',
-           'InversionSegmenter', 'train_inversion', 'square_images', 'fit_generator', 'fit_l4f_model',
-           'fit_labels4free', 'fit_labels4free_inversion']
+           'InversionSegmenter', 'train_inversion', 'fit_generator', 'fit_l4f_model', 'fit_labels4free',
+           'fit_labels4free_inversion']
 
 # %% ../nbs/12_labels4free.ipynb #e78e89dc
 class _DiscLayer(nn.Module):
@@ -518,11 +518,6 @@ def train_inversion(m: Labels4Free, images: torch.Tensor, config: dict, D=None, 
     return seg.eval()
 
 # %% ../nbs/12_labels4free.ipynb #cf1b4f53
-def square_images(ds, res: int) -> torch.Tensor:
-    "The images of a dataset as one N×3×res×res tensor: centre square, resized (no masks are read)."
-    if len(ds) == 0: raise ValueError("labels4free: the training dataset is empty")
-    return torch.stack([resize_shorter(center_crop(ds[i]['image'], min(ds[i]['image'].shape[-2:])), res) for i in range(len(ds))]).clamp(0, 1)
-
 def _trainer_discriminator(path, G, config):
     ck = load_checkpoint(path)
     if not (isinstance(ck, dict) and str(ck.get('format', '')).startswith('gannotate.gan_trainer')):
@@ -540,23 +535,13 @@ def fit_generator(train_ds, config: dict, device=None, seed: int = 0, out_dir=No
         if not p.exists(): raise FileNotFoundError(f"gan_checkpoint {p}: file does not exist")
         G = load_generator(p, device=dev)
         return G, (_trainer_discriminator(p, G, config).to(dev) if config.get('d_init') == 'pretrained' else None)
-    preset = config['gan_preset']
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed); G, D = build_gan('stylegan', res=config['res'], preset=preset)
-    P, opt = GAN_PRESETS[preset], gan_opt(preset, 'stylegan')
-    tr = GANTrainer(G, D, build_loss('ns', preset), image_sampler(square_images(train_ds, config['res']), flip=True),
-                    batch_size=P['batch_size'], lr_g=opt['lr'], lr_d=opt['lr'], betas=opt['betas'],
-                    ema_halflife_img=P['ema_halflife_img'], device=dev, seed=seed,
-                    ckpt_dir=None if out_dir is None else Path(out_dir) / 'gan', ckpt_every=P['ckpt_every'],
-                    check_every=P['check_every'], progress=progress)
-    tr.resume()
-    tr.train(max(0, config['gan_steps'] - tr.step))
-    if out_dir is not None: tr.snapshot()                         # gan/last.pt: generator and discriminator
+    tr = train_gan(square_images(train_ds, config['res']), config['gan_preset'], steps=config['gan_steps'], device=dev,
+                   seed=seed, ckpt_dir=None if out_dir is None else Path(out_dir) / 'gan', progress=progress)  # gan/last.pt: G and D
     return tr.G_ema.eval().requires_grad_(False), tr.D.eval()
 
 # %% ../nbs/12_labels4free.ipynb #a5fc789b
 def _method_presets():
-    gan = {'smoke': dict(gan_preset='smoke', gan_steps=4, res=32), 'cpu': dict(gan_preset='cpu', gan_steps=3000, res=64),
+    gan = {'smoke': dict(gan_preset='smoke', gan_steps=4, res=32), 'cpu': dict(gan_preset='cpu', gan_steps=GAN_PRESETS['cpu']['steps'], res=64),
            'paper': dict(gan_preset='paper', gan_steps=20_000, res=128)}
     enc = {'smoke': dict(enc_steps=3, enc_batch_size=4, enc_lr=1e-4), 'cpu': dict(enc_steps=300, enc_batch_size=32, enc_lr=5e-4),
            'paper': dict(enc_steps=1000, enc_batch_size=32, enc_lr=1e-4)}

@@ -14,7 +14,7 @@ from scipy import ndimage
 from tqdm.auto import tqdm
 from .core import *
 from .gan import (GeneratorBase, register_generator, build_gan, build_loss, gan_opt, GANTrainer, GAN_PRESETS,
-                           load_generator, save_generator)
+                           load_generator, save_generator, square_images, train_gan)
 from .unet import UNET_PRESETS
 from .methods import UNetSegmenter, register_method, PRESET_NAMES, train_unet_segmenter
 
@@ -270,14 +270,6 @@ class SyntheticPairs:
         return self.pool[0][i].float(), self.pool[1][i].float()
 
 # %% ../nbs/10_latent_directions.ipynb #89a6da10
-def _train_images(train_ds, res: int) -> torch.Tensor:
-    if len(train_ds) == 0: raise ValueError("generator_for: the training dataset is empty")
-    def prep(im):
-        s = min(im.shape[-2:]); H, W = im.shape[-2:]
-        im = im[:, (H - s) // 2:(H - s) // 2 + s, (W - s) // 2:(W - s) // 2 + s]
-        return F.interpolate(im[None], size=(res, res), mode='bilinear', align_corners=False, antialias=True)[0] if s != res else im
-    return torch.stack([prep(train_ds[i]['image']) for i in range(len(train_ds))]).clamp(0, 1)
-
 def generator_for(train_ds, config: dict, device=None, seed: int = 0, out_dir=None, progress: bool = True):
     "Load `config['generator_checkpoint']`, or train a `config['gan_arch']` GAN for `config['gan_steps']` on `train_ds`."
     dev = get_device(device)
@@ -285,26 +277,15 @@ def generator_for(train_ds, config: dict, device=None, seed: int = 0, out_dir=No
         p = Path(config['generator_checkpoint'])
         if not p.exists(): raise FileNotFoundError(f"generator_checkpoint {p}: file does not exist")
         return load_generator(p, device=dev)
-    arch, preset, res = config.get('gan_arch', 'stylegan'), config.get('gan_preset', 'smoke'), config['res']
-    G, D = build_gan(arch, res=res, preset=preset)
-    imgs = _train_images(train_ds, res)
-    def real(n, generator=None):
-        x = imgs[torch.randint(len(imgs), (n,), generator=generator)]
-        f = torch.rand(n, generator=generator) < .5
-        return torch.where(f.view(-1, 1, 1, 1), x.flip(-1), x)
-    P, opt = GAN_PRESETS[preset], gan_opt(preset, arch)
-    tr = GANTrainer(G, D, build_loss('ns', preset), real, batch_size=P['batch_size'], lr_g=opt['lr'], lr_d=opt['lr'],
-                    betas=opt['betas'], ema_halflife_img=P['ema_halflife_img'], device=dev, seed=seed,
-                    ckpt_dir=None if out_dir is None else Path(out_dir) / 'gan', ckpt_every=P['ckpt_every'],
-                    check_every=P['check_every'], progress=progress)
-    tr.resume()
-    tr.train(max(0, config['gan_steps'] - tr.step))
+    tr = train_gan(square_images(train_ds, config['res']), config.get('gan_preset', 'smoke'), config.get('gan_arch', 'stylegan'),
+                   steps=config['gan_steps'], device=dev, seed=seed, ckpt_dir=None if out_dir is None else Path(out_dir) / 'gan',
+                   progress=progress)
     if out_dir is not None: tr.save_generator(Path(out_dir) / 'generator.pt')
     return tr.G_ema.eval().requires_grad_(False)
 
 # %% ../nbs/10_latent_directions.ipynb #99a11d51
 def _ld_presets():
-    gan = {'smoke': dict(gan_preset='smoke', gan_steps=20, res=32), 'cpu': dict(gan_preset='cpu', gan_steps=3000, res=64),
+    gan = {'smoke': dict(gan_preset='smoke', gan_steps=20, res=32), 'cpu': dict(gan_preset='cpu', gan_steps=GAN_PRESETS['cpu']['steps'], res=64),
            'paper': dict(gan_preset='paper', gan_steps=20_000, res=128)}
     dirs = {'smoke': 'smoke', 'cpu': 'cpu', 'paper': 'paper'}
     out = {}

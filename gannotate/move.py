@@ -78,14 +78,14 @@ def move_synthesis(mae: MAE, x: torch.Tensor, m: torch.Tensor, delta: torch.Tens
 
 # %% ../nbs/09_move.ipynb #62ef7e7e
 class MOVEDiscriminator(nn.Module):
-    "Spectrally normalised conv net; logit = mean of its patch logits (one per image, any input size)."
+    "Spectrally normalised conv net on images centred to [−1, 1]; logit = mean of its patch logits (one per image, any size)."
     def __init__(self, width: int = 32, n_down: int = 4, in_ch: int = 3):
         super().__init__()
         sn = nn.utils.parametrizations.spectral_norm
         chans, layers = [in_ch] + [width * 2 ** min(i, 2) for i in range(n_down)], []
         for a, b in zip(chans[:-1], chans[1:]): layers += [sn(nn.Conv2d(a, b, 4, 2, 1)), nn.LeakyReLU(0.2)]
         self.body, self.out = nn.Sequential(*layers), sn(nn.Conv2d(chans[-1], 1, 3, padding=1))
-    def forward(self, x): return self.out(self.body(x)).mean((1, 2, 3))
+    def forward(self, x): return self.out(self.body(x * 2 - 1)).mean((1, 2, 3))
 
 # %% ../nbs/09_move.ipynb #00c98bdb
 class ProjectedDiscriminator(nn.Module):
