@@ -11,9 +11,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from .core import *
-from .data import resize_shorter, center_crop
 from .gan import (StyleGenerator, GeneratorBase, register_generator, GENERATORS, ResNetDiscriminator,
-                           NonSaturatingLoss, GANTrainer, GAN_PRESETS, build_gan, build_loss, gan_opt, image_sampler,
+                           NonSaturatingLoss, GANTrainer, GAN_PRESETS, build_gan, image_sampler,
                            load_generator, save_generator, randn_from, square_images, train_gan)
 from .unet import UNET_PRESETS
 from .methods import Segmenter, register_segmenter, register_method, PRESET_NAMES, train_unet_segmenter

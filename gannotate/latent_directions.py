@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from scipy import ndimage
 from tqdm.auto import tqdm
 from .core import *
-from .gan import (GeneratorBase, register_generator, build_gan, build_loss, gan_opt, GANTrainer, GAN_PRESETS,
-                           load_generator, save_generator, square_images, train_gan)
+from .gan import (GeneratorBase, register_generator, GAN_PRESETS, load_generator, save_generator, square_images,
+                           train_gan)
 from .unet import UNET_PRESETS
 from .methods import UNetSegmenter, register_method, PRESET_NAMES, train_unet_segmenter
 
