@@ -16,12 +16,13 @@ from .core import *
 from .mae import (MAE, ViTEncoder, MAE_PRESETS, train_mae, load_mae, load_official_mae, load_vit_encoder,
                            inpainting_mask, tile_mask, image_batches, save_mae, MAE_FORMAT, IMAGENET_MEAN, IMAGENET_STD)
 from .gan import HingeLoss, DiffAugment
+from .data import resize_shorter, center_crop
 from .methods import Segmenter, register_segmenter, register_method
 
 # %% auto #0
 __all__ = ['MOVE_TRAIN_KEYS', 'MOVE_PRESETS', 'DISC_REAL', 'DISC_FAKE', 'DISCS', 'MOVE_FORMAT', 'MOVE_ABLATIONS', 'MaskHead',
            'vit_features', 'mask_losses', 'move_synthesis', 'MOVEDiscriminator', 'ProjectedDiscriminator',
-           'MOVESegmenter', 'train_move', 'predicted_boxes', 'move_views', 'move_figure', 'move_explorer',
+           'MOVESegmenter', 'train_move', 'head_probe', 'predicted_boxes', 'move_views', 'move_figure', 'move_explorer',
            'load_any_mae', 'fit_move']
 
 # %% ../nbs/09_move.ipynb #a21e8e54
@@ -176,8 +177,8 @@ def _real_fake(s: dict, x, disc_real: str, disc_fake: str):
 
 def train_move(ds, mae: MAE, config: dict, backbone: ViTEncoder | None = None, device=None, seed: int = 0,
                ckpt_path=None, ckpt_every: int = 200, resume: bool = True, progress: bool = True,
-               log_every: int = 50) -> MOVESegmenter:
-    "Train a `MOVESegmenter` on the images of `ds` against a frozen `mae` (inpainter; also the backbone by default)."
+               log_every: int = 50, head: nn.Module | dict | None = None) -> MOVESegmenter:
+    "Train a `MOVESegmenter` on the images of `ds` against a frozen `mae` (inpainter; also the backbone by default); `head`: initial head weights."
     cfg = dict(config)
     miss = [k for k in MOVE_TRAIN_KEYS if k not in cfg]
     if miss: raise KeyError(f"train_move: config lacks {miss}")
@@ -198,7 +199,9 @@ def train_move(ds, mae: MAE, config: dict, backbone: ViTEncoder | None = None, d
                                        pixel_width=cfg['d_width'])
             D.encoder.load_state_dict(mae.encoder.state_dict())
         else: D = MOVEDiscriminator(cfg['d_width'])
-    seg.encoder.load_state_dict(enc_src.state_dict()); seg, D = seg.to(dev), D.to(dev)
+    seg.encoder.load_state_dict(enc_src.state_dict())
+    if head is not None: seg.head.load_state_dict(head.state_dict() if isinstance(head, nn.Module) else head)
+    seg, D = seg.to(dev), D.to(dev)
     d_params = D.trainable() if hasattr(D, 'trainable') else list(D.parameters())
     if backbone is not None and backbone.patch != P:
         raise ValueError(f"train_move: the backbone's tile size {backbone.patch} differs from the MAE's {P}")
@@ -257,6 +260,41 @@ def train_move(ds, mae: MAE, config: dict, backbone: ViTEncoder | None = None, d
                   f"area {np.mean([h[4] for h in hist[-log_every:]]):.3f}", flush=True)
         if ckpt_path is not None and (step % ckpt_every == 0 or step == cfg['steps']): save()
     pbar.close()
+    seg.history = hist
+    return seg.eval()
+
+# %% ../nbs/09_move.ipynb #1fd128dc
+def _square_pairs(ds, res: int, max_images: int | None):
+    "Images and masks of a labelled dataset as N×3×res×res and N×1×res×res tensors (centre square, resized)."
+    n = len(ds) if max_images is None else min(len(ds), max_images)
+    if n == 0: raise ValueError("head_probe: the dataset is empty")
+    if not isinstance(ds[0], dict) or 'mask' not in ds[0]:
+        raise ValueError(f"head_probe: needs ground-truth masks (items with 'mask'); {type(ds).__name__} items have none")
+    xs, ms = [], []
+    for i in range(n):
+        it = ds[i]; s = min(it['image'].shape[-2:])
+        xs.append(resize_shorter(center_crop(it['image'], s), res))
+        ms.append(resize_shorter(center_crop(it['mask'].float(), s), res, mask=True))
+    return torch.stack(xs), torch.stack(ms)
+
+def head_probe(encoder: ViTEncoder, ds, mean=IMAGENET_MEAN, std=IMAGENET_STD, head_width: int = 8, feature_layer: int = -2,
+               res: int = 64, steps: int = 400, batch_size: int = 32, lr: float = 1e-3, max_images: int | None = 2000,
+               seed: int = 0, device=None, progress: bool = True) -> MOVESegmenter:
+    "A `MOVESegmenter` whose head is trained on **ground-truth** masks (BCE) over the frozen `encoder`: MOVE's upper bound with it."
+    x, m = _square_pairs(ds, res, max_images)
+    dev = get_device(device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        seg = MOVESegmenter(encoder.config, mean, std, head_width, feature_layer, res)
+    seg.encoder.load_state_dict(encoder.state_dict()); seg = seg.to(dev).train()
+    opt, gen = torch.optim.Adam(seg.head.parameters(), lr=lr), torch.Generator().manual_seed(seed)
+    hist = []
+    for _ in tqdm(range(steps), desc='head_probe', disable=not progress, leave=False):
+        i = torch.randint(len(x), (batch_size,), generator=gen)
+        f = (torch.rand(batch_size, generator=gen) < .5).view(-1, 1, 1, 1)
+        xb, mb = torch.where(f, x[i].flip(-1), x[i]).to(dev), torch.where(f, m[i].flip(-1), m[i]).to(dev)
+        loss = F.binary_cross_entropy_with_logits(seg.logits(xb), mb)
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); hist.append(loss.item())
     seg.history = hist
     return seg.eval()
 
