@@ -16,7 +16,7 @@ from .core import load_image, load_mask, ImageReadError
 # %% auto #0
 __all__ = ['FAMILIES', 'IMAGE_EXTS', 'MASK_EXTS', 'collate', 'ToyScenes', 'BenchmarkError', 'FolderBenchmark', 'ImageFolder',
            'unlabeled', 'fixed_split', 'shared_data_dir', 'horse_split', 'resize_shorter', 'center_crop',
-           'protocol_crop', 'gan_crop', 'cub_benchmark', 'flowers_benchmark']
+           'protocol_crop', 'square_tensors', 'gan_crop', 'cub_benchmark', 'flowers_benchmark']
 
 # %% ../nbs/01_data.ipynb #14e7c3e1
 def collate(items: list) -> dict:
@@ -473,6 +473,20 @@ def protocol_crop(size: int = 128):
         if 'mask' in item: out['mask'] = center_crop(resize_shorter(item['mask'], size, mask=True), size)
         return out
     return tfm
+
+# %% ../nbs/01_data.ipynb #39c59661
+def square_tensors(ds, res: int, masks: bool = False, max_images: int | None = None) -> dict:
+    "The first `max_images` items of `ds` as `{'image': N×3×res×res, 'mask': N×1×res×res (if masks)}`: centre square, resized."
+    n = len(ds) if max_images is None else min(len(ds), max_images)
+    if n == 0: raise ValueError(f"square_tensors: the dataset is empty ({type(ds).__name__})")
+    xs, ms = [], []
+    for i in range(n):
+        it = ds[i]; s = min(it['image'].shape[-2:])
+        xs.append(resize_shorter(center_crop(it['image'], s), res))
+        if masks:
+            if 'mask' not in it: raise ValueError(f"square_tensors: item {i} of {type(ds).__name__} has no 'mask' (masks=True)")
+            ms.append(resize_shorter(center_crop(it['mask'].float(), s), res, mask=True))
+    return {'image': torch.stack(xs).clamp(0, 1)} | ({'mask': torch.stack(ms)} if masks else {})
 
 # %% ../nbs/01_data.ipynb #be8691a3
 def gan_crop(x: torch.Tensor, res: int, generator: torch.Generator | None = None, center: bool = True) -> torch.Tensor:

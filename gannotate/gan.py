@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from .core import *
-from .data import resize_shorter, center_crop
+from .data import square_tensors
 
 # %% auto #0
 __all__ = ['GENERATORS', 'GAN_PRESETS', 'DCGAN_OPT', 'randn_from', 'rand_from', 'GANLoss', 'HingeLoss', 'NonSaturatingLoss',
@@ -893,9 +893,7 @@ def build_loss(name: str = 'ns', preset: str = 'cpu', **kwargs) -> GANLoss:
 # %% ../nbs/05_gan.ipynb #c37c9b25
 def square_images(ds, res: int) -> torch.Tensor:
     "The images of a dataset (items with 'image') as one N×C×res×res tensor: centre square, resized; masks are not read."
-    if len(ds) == 0: raise ValueError("square_images: the dataset is empty")
-    return torch.stack([resize_shorter(center_crop(ds[i]['image'], min(ds[i]['image'].shape[-2:])), res)
-                        for i in range(len(ds))]).clamp(0, 1)
+    return square_tensors(ds, res)['image']
 
 def train_gan(images: torch.Tensor, preset: str = 'cpu', arch: str = 'stylegan', steps: int | None = None, loss: str = 'ns',
               flip: bool = True, device=None, seed: int = 0, ckpt_dir=None, progress: bool = True,

@@ -16,7 +16,7 @@ from .core import *
 from .mae import (MAE, ViTEncoder, MAE_PRESETS, train_mae, load_mae, load_official_mae, load_vit_encoder,
                            inpainting_mask, tile_mask, image_batches, save_mae, MAE_FORMAT, IMAGENET_MEAN, IMAGENET_STD)
 from .gan import HingeLoss, DiffAugment
-from .data import resize_shorter, center_crop
+from .data import square_tensors
 from .methods import Segmenter, register_segmenter, register_method
 
 # %% auto #0
@@ -264,24 +264,14 @@ def train_move(ds, mae: MAE, config: dict, backbone: ViTEncoder | None = None, d
     return seg.eval()
 
 # %% ../nbs/09_move.ipynb #1fd128dc
-def _square_pairs(ds, res: int, max_images: int | None):
-    "Images and masks of a labelled dataset as N×3×res×res and N×1×res×res tensors (centre square, resized)."
-    n = len(ds) if max_images is None else min(len(ds), max_images)
-    if n == 0: raise ValueError("head_probe: the dataset is empty")
-    if not isinstance(ds[0], dict) or 'mask' not in ds[0]:
-        raise ValueError(f"head_probe: needs ground-truth masks (items with 'mask'); {type(ds).__name__} items have none")
-    xs, ms = [], []
-    for i in range(n):
-        it = ds[i]; s = min(it['image'].shape[-2:])
-        xs.append(resize_shorter(center_crop(it['image'], s), res))
-        ms.append(resize_shorter(center_crop(it['mask'].float(), s), res, mask=True))
-    return torch.stack(xs), torch.stack(ms)
-
 def head_probe(encoder: ViTEncoder, ds, mean=IMAGENET_MEAN, std=IMAGENET_STD, head_width: int = 8, feature_layer: int = -2,
                res: int = 64, steps: int = 400, batch_size: int = 32, lr: float = 1e-3, max_images: int | None = 2000,
                seed: int = 0, device=None, progress: bool = True) -> MOVESegmenter:
     "A `MOVESegmenter` whose head is trained on **ground-truth** masks (BCE) over the frozen `encoder`: MOVE's upper bound with it."
-    x, m = _square_pairs(ds, res, max_images)
+    if len(ds) and (not isinstance(ds[0], dict) or 'mask' not in ds[0]):
+        raise ValueError(f"head_probe: needs ground-truth masks (items with 'mask'); {type(ds).__name__} items have none")
+    b = square_tensors(ds, res, masks=True, max_images=max_images)
+    x, m = b['image'], b['mask']
     dev = get_device(device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
