@@ -13,8 +13,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['get_device', 'seed_everything', 'composite', 'shift', 'shifted_composite', 'random_shift', 'size_loss', 'binary_loss',
-           'to_gray', 'ImageReadError', 'load_image', 'load_mask', 'atomic_write', 'save_json', 'CheckpointError',
-           'save_checkpoint', 'load_checkpoint', 'run_dir', 'show_grid']
+           'diversity_loss', 'to_gray', 'ImageReadError', 'load_image', 'load_mask', 'atomic_write', 'save_json',
+           'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'run_dir', 'show_grid']
 
 # %% ../nbs/00_core.ipynb #739ad054
 def get_device(device: str | torch.device | None = None) -> torch.device:
@@ -74,6 +74,14 @@ def size_loss(m: torch.Tensor, eta: float) -> torch.Tensor:
 def binary_loss(m: torch.Tensor) -> torch.Tensor:
     "Binarisation: mean of min(m, 1 − m) (thesis eq. 3.4/4.4, eq. 5.2; Labels4Free B(M))."
     return torch.minimum(m, 1 - m).mean()
+
+# %% ../nbs/00_core.ipynb #ddd8bb41
+def diversity_loss(m: torch.Tensor) -> torch.Tensor:
+    "Mask diversity: minus the mean |m_i − m_{i+B/2}| between the two halves of the batch (mode seeking, Mao et al. 2019)."
+    if len(m) < 2: raise ValueError(f"diversity_loss: needs a batch of at least 2 masks, got {len(m)}")
+    h = len(m) // 2
+    return -(m[:h] - m[h:2 * h]).abs().mean()
+
 
 # %% ../nbs/00_core.ipynb #d4092648
 def to_gray(x: torch.Tensor) -> torch.Tensor:

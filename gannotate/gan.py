@@ -309,8 +309,9 @@ class StyleGenerator(GeneratorBase):
             with torch.no_grad(): self.w_avg.copy_(w.detach().mean(0).lerp(self.w_avg, self.w_avg_beta))
         return w if truncation_psi == 1 else self.w_avg.lerp(w, truncation_psi)
 
-    def synthesis(self, ws, noise_mode: str = 'random', generator=None, return_features: bool = False):
-        "ws (B×n_ws×w_dim, or B×w_dim for one w everywhere) → images in [0,1] (and the per-resolution features)."
+    def synthesis(self, ws, noise_mode: str = 'random', generator=None, return_features: bool = False,
+                  activate: bool = True):
+        "ws (B×n_ws×w_dim, or B×w_dim for one w everywhere) → images in [0,1] (`activate=False`: the logits a, image (tanh a + 1)/2)."
         if ws.ndim == 2: ws = ws[:, None].expand(-1, self.n_ws, -1)
         if ws.shape[1] != self.n_ws: raise ValueError(f"StyleGenerator: ws must have {self.n_ws} entries, got {ws.shape[1]}")
         x = self.const[None].expand(ws.shape[0], -1, -1, -1)
@@ -321,7 +322,7 @@ class StyleGenerator(GeneratorBase):
             x = b['conv1'](x, ws[:, 2 + 2 * i], noise_mode, generator)
             img = F.interpolate(img, scale_factor=2, mode='bilinear', align_corners=False) + b['torgb'](x, ws[:, 3 + 2 * i])
             feats.append(x)
-        img = (torch.tanh(img) + 1) / 2
+        if activate: img = (torch.tanh(img) + 1) / 2
         return (img, feats) if return_features else img
 
     def mix_ws(self, w1, w2, crossover: int) -> torch.Tensor:

@@ -36,16 +36,23 @@ def _draw(fn, shape, generator=None, device=None):
 def randn(*shape, generator=None, device=None): return _draw(torch.randn, shape, generator, device)
 def rand(*shape, generator=None, device=None): return _draw(torch.rand, shape, generator, device)
 
+def _probit(p: float) -> float: return math.sqrt(2) * torch.erfinv(torch.tensor(2 * p - 1.)).item()
+
 @register_generator
 class LayeredGenerator(GeneratorBase):
     "Background, foreground and mask from one latent: conditional (ch. 4), two generators (ch. 3) or one 7-channel generator."
     def __init__(self, variant: str = 'conditional', res: int = 64, latent_dim: int = 512, w_dim: int = 512, n_mlp: int = 8,
-                 ch_base: int = 32768, ch_max: int = 512, mix_prob: float = 0.9, lr_mul: float = 0.01, mask_bias: float = 0.):
+                 ch_base: int = 32768, ch_max: int = 512, mix_prob: float = 0.9, lr_mul: float = 0.01, mask_bias: float = 0.,
+                 mask_norm: float = 0., mask_area: float = 0.5):
         super().__init__()
         if variant not in LAYERED_VARIANTS: raise ValueError(f"LayeredGenerator: variant must be one of {LAYERED_VARIANTS}, got {variant!r}")
         if not 0 <= mix_prob <= 1: raise ValueError(f"LayeredGenerator: mix_prob must be in [0, 1], got {mix_prob}")
+        if mask_norm < 0: raise ValueError(f"LayeredGenerator: mask_norm is a sharpness τ ≥ 0 (0: off), got {mask_norm}")
+        if not 0 < mask_area < 1: raise ValueError(f"LayeredGenerator: mask_area must be in (0, 1), got {mask_area}")
+        if mask_norm and mask_bias: raise ValueError("LayeredGenerator: mask_bias has no effect with mask_norm (the logits are centred)")
         self.config = dict(variant=variant, res=res, latent_dim=latent_dim, w_dim=w_dim, n_mlp=n_mlp, ch_base=ch_base,
-                           ch_max=ch_max, mix_prob=mix_prob, lr_mul=lr_mul, mask_bias=mask_bias)
+                           ch_max=ch_max, mix_prob=mix_prob, lr_mul=lr_mul, mask_bias=mask_bias, mask_norm=mask_norm,
+                           mask_area=mask_area)
         kw = dict(latent_dim=latent_dim, w_dim=w_dim, res=res, n_mlp=n_mlp, ch_base=ch_base, ch_max=ch_max, mix_prob=0.,
                   lr_mul=lr_mul)
         if variant == 'conditional': self.nets = nn.ModuleList([StyleGenerator(out_ch=4, n_classes=2, **kw)])
@@ -54,6 +61,7 @@ class LayeredGenerator(GeneratorBase):
         self.variant, self.res, self.latent_dim, self.w_dim, self.mix_prob = variant, res, latent_dim, w_dim, mix_prob
         self.n_ws = self.nets[0].n_ws
         self.n_codes = 1 if variant == 'single' else 2
+        self.mask_norm, self.mask_offset = float(mask_norm), _probit(1 - mask_area)
         with torch.no_grad():   # initial mask logit offset (0: m starts at 1/2); the 4×4 tRGB bias reaches every pixel
             self.nets[-1].rgb4.bias[{'conditional': 3, 'two': 3, 'single': 6}[variant]] += mask_bias / 2
 
@@ -74,19 +82,25 @@ class LayeredGenerator(GeneratorBase):
                       else w[:, None].expand(-1, self.n_ws, -1))
         return torch.stack(ws, 1)
 
+    def mask_from_logits(self, a: torch.Tensor) -> torch.Tensor:
+        "σ(2a) (the toolkit's output squashing; thesis); with `mask_norm` τ: σ(τ(â − q)), â = a standardised per image, q = Φ⁻¹(1 − mask_area)."
+        if not self.mask_norm: return (torch.tanh(a) + 1) / 2
+        a = (a - a.mean((-2, -1), keepdim=True)) / (a.std((-2, -1), keepdim=True) + 1e-4)
+        return torch.sigmoid(self.mask_norm * (a - self.mask_offset))
+
     def synthesis(self, ws: torch.Tensor, noise_mode: str = 'random', generator=None) -> dict:
         "W+ codes → `{'bg', 'fg', 'mask'}` (B×3, B×3, B×1 ×res×res, all in [0,1])."
         if ws.ndim != 4 or ws.shape[1:3] != (self.n_codes, self.n_ws):
             raise ValueError(f"LayeredGenerator.synthesis: ws must be B×{self.n_codes}×{self.n_ws}×{self.w_dim}, got {tuple(ws.shape)}")
-        B = ws.shape[0]
+        B, act = ws.shape[0], lambda a: (torch.tanh(a) + 1) / 2
         if self.variant == 'conditional':
-            out = self.nets[0].synthesis(torch.cat([ws[:, 0], ws[:, 1]]), noise_mode, generator)
-            return {'bg': out[:B, :3], 'fg': out[B:, :3], 'mask': out[B:, 3:4]}
+            out = self.nets[0].synthesis(torch.cat([ws[:, 0], ws[:, 1]]), noise_mode, generator, activate=False)
+            return {'bg': act(out[:B, :3]), 'fg': act(out[B:, :3]), 'mask': self.mask_from_logits(out[B:, 3:4])}
         if self.variant == 'two':
-            b, f = (G.synthesis(ws[:, k], noise_mode, generator) for k, G in enumerate(self.nets))
-            return {'bg': b, 'fg': f[:, :3], 'mask': f[:, 3:4]}
-        out = self.nets[0].synthesis(ws[:, 0], noise_mode, generator)
-        return {'bg': out[:, :3], 'fg': out[:, 3:6], 'mask': out[:, 6:7]}
+            b, f = (G.synthesis(ws[:, k], noise_mode, generator, activate=False) for k, G in enumerate(self.nets))
+            return {'bg': act(b), 'fg': act(f[:, :3]), 'mask': self.mask_from_logits(f[:, 3:4])}
+        out = self.nets[0].synthesis(ws[:, 0], noise_mode, generator, activate=False)
+        return {'bg': act(out[:, :3]), 'fg': act(out[:, 3:6]), 'mask': self.mask_from_logits(out[:, 6:7])}
 
     def layers(self, z: torch.Tensor, generator=None, truncation_psi: float = 1., noise_mode: str = 'random') -> dict:
         "`{'bg', 'fg', 'mask', 'ws'}` for latents `z`; style mixing (prob. `mix_prob`, shared by the passes) in training mode."
@@ -184,7 +198,7 @@ def layered_g_adv(D, base: GANLoss, real, fake, d_type: str = 'resnet', generato
 
 # %% ../nbs/07_layered_gan.ipynb #1894e02b
 _GAN_COMMON = dict(variant='conditional', d_type='resnet', loss='ns', r1_gamma=0.1, r1_every=4, r1_dec=0., cutmix=False,
-                   shift=0.125, eta=0.25, gamma1=5., gamma2=2., binary_ramp=0, mask_bias=0., bg_jitter=0.3, fg_jitter=0.3, lr=1e-3, d_lr_mul=1., augment='',
+                   shift=0.125, eta=0.25, gamma1=5., gamma2=2., binary_ramp=0, mask_bias=0., mask_norm=0., mask_area=0.5, gamma3=0., bg_jitter=0.3, fg_jitter=0.3, lr=1e-3, d_lr_mul=1., augment='',
                    ema_halflife_img=2000., max_minutes=None, gan_checkpoint=None)
 LAYERED_PRESETS = {
     'paper': dict(_GAN_COMMON, d_type='unet', cutmix=True, r1_dec=0.1, r1_every=16, res=64, batch_size=64, steps=150_000,
@@ -199,7 +213,7 @@ LAYERED_PRESETS = {
                   unet_lr=1e-3, enc_steps=3, enc_batch_size=4, enc_lr=1e-4, perc_weight=1.),
 }
 LAYERED_GAN_KEYS = ('variant', 'd_type', 'loss', 'r1_gamma', 'r1_every', 'r1_dec', 'cutmix', 'shift', 'eta', 'gamma1',
-                    'gamma2', 'binary_ramp', 'mask_bias', 'bg_jitter', 'fg_jitter', 'lr', 'd_lr_mul', 'augment', 'ema_halflife_img', 'res', 'batch_size', 'steps',
+                    'gamma2', 'binary_ramp', 'mask_bias', 'mask_norm', 'mask_area', 'gamma3', 'bg_jitter', 'fg_jitter', 'lr', 'd_lr_mul', 'augment', 'ema_halflife_img', 'res', 'batch_size', 'steps',
                     'latent_dim', 'w_dim', 'n_mlp', 'ch_base', 'ch_max', 'mix_prob', 'd_ch_base', 'd_ch_max')
 
 def build_layered_gan(config: dict, seed: int = 0) -> tuple:
@@ -208,7 +222,7 @@ def build_layered_gan(config: dict, seed: int = 0) -> tuple:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         G = LayeredGenerator(c['variant'], c['res'], c['latent_dim'], c['w_dim'], c['n_mlp'], c['ch_base'], c['ch_max'], c['mix_prob'],
-                             mask_bias=c['mask_bias'])
+                             mask_bias=c['mask_bias'], mask_norm=c.get('mask_norm', 0.), mask_area=c.get('mask_area', .5))
         dk = dict(in_ch=3, res=c['res'], ch_base=c['d_ch_base'], ch_max=c['d_ch_max'])
         if c['d_type'] == 'resnet': D = ResNetDiscriminator(**dk)
         elif c['d_type'] in ('unet', 'seg'): D = UNetDiscriminator(n_pixel_out=2 if c['d_type'] == 'unet' else 1, **dk)
@@ -287,10 +301,11 @@ def _gan_step(G, D, base, opt_g, opt_d, sampler, c, rngs, aug, dev, step=0):
     la, logs_g = layered_g_adv(D, base, A(real), A(s['image']), c['d_type'], rngs['loss'])
     lsz, lbin = size_loss(l['mask'], c['eta']), binary_loss(l['mask'])
     g2 = c['gamma2'] * (min(1., step / c['binary_ramp']) if c['binary_ramp'] else 1.)
-    lg = la + c['gamma1'] * lsz + g2 * lbin
+    ldiv = diversity_loss(l['mask']) if c.get('gamma3') else l['mask'].new_zeros(())
+    lg = la + c['gamma1'] * lsz + g2 * lbin + c.get('gamma3', 0.) * ldiv
     opt_g.zero_grad(set_to_none=True); lg.backward(); opt_g.step()
     D.requires_grad_(True)
-    rec = {'d_loss': ld.item(), 'g_adv': la.item(), 'size': lsz.item(), 'binary': lbin.item(), 'mask_mean': l['mask'].mean().item()}
+    rec = {'d_loss': ld.item(), 'g_adv': la.item(), 'size': lsz.item(), 'binary': lbin.item(), 'diversity': ldiv.item(), 'mask_mean': l['mask'].mean().item()}
     rec.update({k: float(v) for k, v in {**logs_d, **logs_g}.items() if k not in rec and k not in ('g_loss',)})
     return rec
 
@@ -316,7 +331,8 @@ def train_layered_gan(sampler, config: dict, device=None, seed: int = 0, ckpt_pa
     if ckpt_path is not None and resume and ckpt_path.exists():
         ck = load_checkpoint(ckpt_path)
         if ck.get('format') != LAYERED_FORMAT: raise CheckpointError(f"{ckpt_path}: not a layered GAN checkpoint")
-        diff = {k: (ck['run'].get(k), v) for k, v in run.items() if ck['run'].get(k) != v and k != 'steps'}
+        old = {k: ck['run'].get(k, _GAN_COMMON.get(k)) for k in run}          # keys added since: their default
+        diff = {k: (old[k], v) for k, v in run.items() if old[k] != v and k != 'steps'}
         if diff: raise ValueError(f"{ckpt_path}: checkpoint settings differ from this call {diff}; use another ckpt_path or resume=False")
         G.load_state_dict(ck['G']); G_ema.load_state_dict(ck['G_ema']); D.load_state_dict(ck['D'])
         opt_g.load_state_dict(ck['opt_g']); opt_d.load_state_dict(ck['opt_d']); base.load_state_dict(ck['loss'])
@@ -631,4 +647,5 @@ LAYERED_ABLATIONS = {   # name: (overrides, thesis reference)
     'eta_5':            ({'eta': 0.05}, 'Tab. 3.1 (g) 0.693'),
     'joint_seg':        ({'d_type': 'seg'}, 'Tab. 4.1 (c) joint 0.726 / post 0.719'),
     'joint_unet_cutmix': ({'d_type': 'unet', 'cutmix': True}, 'Tab. 4.1 (b) joint 0.681 / post 0.736'),
+    'mask_norm':        ({'mask_norm': 3., 'mask_area': 0.25, 'gamma3': 2.}, 'not in the thesis: standardised mask logits + diversity'),
 }
