@@ -64,3 +64,21 @@ def test_papermill_sees_every_parameter(nb):
     inferred = set(papermill.inspect_notebook(str(nb)))
     names = assigned_names(''.join(parameter_cells(nb)[0]['source']))
     assert names <= inferred, f"{nb.name}: papermill does not see {sorted(names - inferred)}"
+
+
+def _layered_smoke(tmp_path, extra):
+    out = tmp_path / 'run'
+    cmd = [sys.executable, '-m', 'papermill', str(ROOT / 'nbs/experiments/exp_layered_gan.ipynb'),
+           str(tmp_path / 'out.ipynb'), '-p', 'out_dir', str(out), '-p', 'main_run', 'False', '-y', f'extra: {extra}',
+           '--cwd', str(ROOT / 'nbs/experiments'), '--no-progress-bar', '-k', 'python3']
+    return out, subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, 'GANNOTATE_DEVICE': 'cpu'}, timeout=600)
+
+
+def test_layered_extra_settings_reach_the_config(tmp_path):
+    "exp_layered_gan's `extra` dict overrides any method setting; an unknown one stops the run, naming it."
+    out, r = _layered_smoke(tmp_path, '{latent_dim: 4, lr: 0.002}')
+    assert r.returncode == 0, r.stderr[-3000:]
+    cfg = json.loads((out / 'metrics.json').read_text())['config']
+    assert (cfg['latent_dim'], cfg['lr']) == (4, 0.002)
+    _, r = _layered_smoke(tmp_path, '{no_such_key: 1}')
+    assert r.returncode != 0 and 'no_such_key' in r.stderr + r.stdout
