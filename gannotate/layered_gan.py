@@ -604,7 +604,8 @@ def fit_layered_gan(train_ds, config, *, device, seed, out_dir, progress):
     t0 = time.perf_counter()
     gan = fit_gan(train_ds, config, device, seed, out_dir, progress)
     t1 = time.perf_counter()
-    seg = post_train_unet(gan, config, device, seed, None if out_dir is None else Path(out_dir) / 'layered_unet.train.pt', progress)
+    ck = None if out_dir is None else Path(out_dir) / f'layered_unet.step{gan.step}.train.pt'   # one U-Net per GAN state
+    seg = post_train_unet(gan, config, device, seed, ck, progress)
     seg.gan, seg.timings = gan, {'gan_seconds': t1 - t0, 'segmenter_seconds': time.perf_counter() - t1}
     return seg
 
