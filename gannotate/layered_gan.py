@@ -36,6 +36,8 @@ def _draw(fn, shape, generator=None, device=None):
 def randn(*shape, generator=None, device=None): return _draw(torch.randn, shape, generator, device)
 def rand(*shape, generator=None, device=None): return _draw(torch.rand, shape, generator, device)
 
+def _squash(a: torch.Tensor) -> torch.Tensor: return (torch.tanh(a) + 1) / 2   # the toolkit's output activation
+
 def _probit(p: float) -> float: return math.sqrt(2) * torch.erfinv(torch.tensor(2 * p - 1.)).item()
 
 @register_generator
@@ -84,7 +86,7 @@ class LayeredGenerator(GeneratorBase):
 
     def mask_from_logits(self, a: torch.Tensor) -> torch.Tensor:
         "σ(2a) (the toolkit's output squashing; thesis); with `mask_norm` τ: σ(τ(â − q)), â = a standardised per image, q = Φ⁻¹(1 − mask_area)."
-        if not self.mask_norm: return (torch.tanh(a) + 1) / 2
+        if not self.mask_norm: return _squash(a)
         a = (a - a.mean((-2, -1), keepdim=True)) / (a.std((-2, -1), keepdim=True) + 1e-4)
         return torch.sigmoid(self.mask_norm * (a - self.mask_offset))
 
@@ -92,7 +94,7 @@ class LayeredGenerator(GeneratorBase):
         "W+ codes → `{'bg', 'fg', 'mask'}` (B×3, B×3, B×1 ×res×res, all in [0,1])."
         if ws.ndim != 4 or ws.shape[1:3] != (self.n_codes, self.n_ws):
             raise ValueError(f"LayeredGenerator.synthesis: ws must be B×{self.n_codes}×{self.n_ws}×{self.w_dim}, got {tuple(ws.shape)}")
-        B, act = ws.shape[0], lambda a: (torch.tanh(a) + 1) / 2
+        B, act = ws.shape[0], _squash
         if self.variant == 'conditional':
             out = self.nets[0].synthesis(torch.cat([ws[:, 0], ws[:, 1]]), noise_mode, generator, activate=False)
             return {'bg': act(out[:B, :3]), 'fg': act(out[B:, :3]), 'mask': self.mask_from_logits(out[B:, 3:4])}
