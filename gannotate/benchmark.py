@@ -4,27 +4,18 @@
 
 # %% ../nbs/04b_benchmark.ipynb #784cf467
 from __future__ import annotations
-import time, json, importlib
+import time, json
 from dataclasses import dataclass
 from pathlib import Path
 import torch
 from .core import *
 from .data import ToyScenes, FolderBenchmark, ImageFolder, horse_split, shared_data_dir, collate
 from .metrics import evaluate
-from .methods import METHODS, fit_method
+from .methods import METHODS, fit_method, import_all_methods
 
 # %% auto #0
-__all__ = ['PIPELINE_MODULES', 'TRACK_PRESETS', 'import_all_methods', 'Track', 'default_tracks', 'folder_tracks', 'as_list',
-           'BenchmarkResult', 'run_benchmark', 'results_table', 'print_table', 'prediction_figure']
-
-# %% ../nbs/04b_benchmark.ipynb #e4ddd232
-PIPELINE_MODULES = ('gannotate.methods', 'gannotate.layered_gan', 'gannotate.move', 'gannotate.latent_directions',
-                    'gannotate.affine_search', 'gannotate.labels4free')
-
-def import_all_methods() -> list[str]:
-    "Import every module that registers methods; return the registered names in registration order."
-    for m in PIPELINE_MODULES: importlib.import_module(m)
-    return [n for n in METHODS if not n.startswith('_')]
+__all__ = ['TRACK_PRESETS', 'Track', 'default_tracks', 'folder_tracks', 'as_list', 'BenchmarkResult', 'run_benchmark',
+           'results_table', 'print_table', 'prediction_figure']
 
 # %% ../nbs/04b_benchmark.ipynb #860b1e7c
 TRACK_PRESETS = {

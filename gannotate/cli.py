@@ -4,62 +4,116 @@
 
 # %% ../nbs/04c_cli.ipynb #50bdaa00
 from __future__ import annotations
-import sys
+import os, sys, math, tempfile, argparse, traceback
 from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
 from tqdm.auto import tqdm
 from .core import *
-from .data import IMAGE_EXTS
+from .data import ImageFolder, BenchmarkError
 from .methods import load_segmenter
-from .benchmark import import_all_methods
 
 # %% auto #0
-__all__ = ['save_mask_png', 'segment_folder', 'segment_cli']
+__all__ = ['EXIT_CODES', 'OutputError', 'save_mask_png', 'prepare_output', 'segment_folder', 'segment_cli']
 
 # %% ../nbs/04c_cli.ipynb #68875b64
+class OutputError(ValueError):
+    "An output folder that cannot be used (a file, under a file, not writable, or holding the inputs); the message names it."
+
+def _check_threshold(t) -> float:
+    "`t` as a float if it is a probability strictly between 0 and 1 (NaN and ±inf are not), else a ValueError."
+    try: v = float(t)
+    except (TypeError, ValueError): v = math.nan
+    if not 0 < v < 1: raise ValueError(f"threshold must be a number strictly between 0 and 1, got {t!r}")
+    return v
+
 def save_mask_png(prob: torch.Tensor, path, threshold: float | None = None) -> Path:
     "Write a 1×H×W probability map as an 8-bit PNG (0–255 probabilities, or {0,255} with `threshold`), atomically."
     p = prob.detach().float().cpu()[0].clamp(0, 1)
-    if threshold is not None: p = (p > threshold).float()
+    if threshold is not None: p = (p > _check_threshold(threshold)).float()
     a = (p.numpy() * 255).round().astype(np.uint8)
     return atomic_write(path, lambda t: Image.fromarray(a).save(t, format='PNG'))
 
+# %% ../nbs/04c_cli.ipynb #9f6abb28
+def prepare_output(out) -> Path:
+    "Create the output folder `out` if needed and check that files can be written in it; `OutputError` otherwise."
+    out = Path(out); p = out
+    while not p.exists() and p != p.parent: p = p.parent            # the nearest part of the path that exists
+    if p.exists() and not p.is_dir():
+        raise OutputError(f"{out}: output folder is a file" if p == out else f"{out}: cannot create the output folder: {p} is a file")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix='.gannotate-probe-'); os.close(fd); os.remove(probe)
+    except OSError as e:
+        raise OutputError(f"{out}: output folder is not writable ({e.strerror or e.__class__.__name__})") from None
+    return out
+
+# %% ../nbs/04c_cli.ipynb #62f9e13a
 def segment_folder(segmenter, input_dir, output_dir, threshold=None, progress=True) -> dict:
-    "Segment every image in `input_dir` into `output_dir/<stem>.png`; return {'written': [...], 'failed': [(file, why)]}."
-    input_dir, output_dir = Path(input_dir), Path(output_dir)
-    if not input_dir.is_dir(): raise FileNotFoundError(f"{input_dir}: input folder does not exist")
-    files = sorted(p for p in input_dir.iterdir() if p.suffix.lower() in IMAGE_EXTS)
-    if not files: raise FileNotFoundError(f"{input_dir}: no images ({', '.join(IMAGE_EXTS)}) found")
-    written, failed = [], []
-    for f in tqdm(files, disable=not progress, desc='segment'):
+    "Segment every image of `input_dir` (a folder, its `images/`, or an `ImageFolder`) into `output_dir/<stem>.png`."
+    images = input_dir if isinstance(input_dir, ImageFolder) else ImageFolder(input_dir, skip_bad=True)
+    if threshold is not None: threshold = _check_threshold(threshold)
+    output_dir = Path(output_dir)
+    outs = [output_dir / f'{n}.png' for n in images.names]
+    inputs = {p.resolve() for p in images.folder.iterdir()} if images.folder is not None else set()
+    clash = [o.name for o in outs if o.resolve() in inputs]
+    if clash: raise OutputError(f"{output_dir}: writing the masks there would overwrite input images "
+                                f"({', '.join(clash[:3])}{', ...' if len(clash) > 3 else ''}): choose another output folder")
+    prepare_output(output_dir)
+    written, failed = [], [(str(p), why) for p, why in images.report]
+    for f, o in tqdm(list(zip(images.images, outs)), disable=not progress, desc='segment'):
         try: img = load_image(f)
-        except ImageReadError as e: failed.append((str(f), str(e))); continue
-        written.append(str(save_mask_png(segmenter.predict(img[None])[0], output_dir / f'{f.stem}.png', threshold)))
-    return {'written': written, 'failed': failed}
+        except ImageReadError as e: failed.append((str(f), str(e).removeprefix(f"{f}: "))); continue
+        prob = segmenter.predict(img[None])[0]
+        try: written.append(str(save_mask_png(prob, o, threshold)))
+        except OSError as e: raise OutputError(f"{o}: cannot write the mask ({e.strerror or e}); "
+                                               f"{len(written)} mask(s) were written before it") from None
+    return {'written': written, 'failed': failed, 'ignored': [(str(p), why) for p, why in images.ignored]}
 
 # %% ../nbs/04c_cli.ipynb #0d4d8370
+EXIT_CODES = {0: 'every image was segmented',
+              1: 'internal error: a bug (the traceback is printed); please report it',
+              2: 'usage or input error: a bad option, checkpoint, input or output folder (the message names it)',
+              3: 'some inputs were skipped (each is listed on stderr); the masks of the others were written'}
+
+def _threshold_arg(s: str) -> float:
+    try: return _check_threshold(s)
+    except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
+
 def _parser():
-    import argparse
-    p = argparse.ArgumentParser(prog='gannotate-segment', description=
-        "Write an 8-bit PNG mask for every image of INPUT with a saved segmenter; unreadable files are reported and skipped.")
+    p = argparse.ArgumentParser(prog='gannotate-segment', formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Write an 8-bit PNG mask <stem>.png for every image of INPUT with a saved segmenter.\nUnreadable "
+                    "images and clashing stems are reported and skipped; hidden files (._x.jpg) are ignored.",
+        epilog='exit status:\n' + '\n'.join(f'  {k}  {v}' for k, v in EXIT_CODES.items()))
     p.add_argument('--checkpoint', required=True, help="a segmenter checkpoint saved by gannotate (Segmenter.save / the benchmark)")
-    p.add_argument('--input', required=True, help="folder of images")
-    p.add_argument('--output', required=True, help="folder for the masks (created)")
-    p.add_argument('--threshold', type=float, default=None, help="write binary {0,255} masks at this probability instead of probabilities")
-    p.add_argument('--device', default=None, help="cpu, cuda, ... (default: $GANNOTATE_DEVICE, else CUDA when available)")
+    p.add_argument('--input', required=True, help="folder of images, or a benchmark folder holding images/")
+    p.add_argument('--output', required=True, help="folder for the masks (created; must not hold the input images)")
+    p.add_argument('--threshold', type=_threshold_arg, default=None,
+                   help="write binary {0,255} masks at this probability (0 < t < 1) instead of probabilities")
+    p.add_argument('--device', default=None, help="cpu, cuda, cuda:N, mps (default: $GANNOTATE_DEVICE, else CUDA when available)")
+    p.add_argument('--quiet', action='store_true', help="no progress bar")
     return p
 
-def segment_cli(argv=None):
-    "Console entry point `gannotate-segment`: exit 0 = all written, 1 = some files skipped, 2 = nothing could run."
-    a = _parser().parse_args(argv)
-    import_all_methods()     # every pipeline's Segmenter kind must be registered before a checkpoint can name it
+def _error(msg: str) -> int:
+    print(f"gannotate-segment: error: {msg}", file=sys.stderr); return 2
+
+def segment_cli(argv=None) -> int:
+    "Console entry point `gannotate-segment`; returns the exit status (`EXIT_CODES`, also in `--help`)."
+    a = _parser().parse_args(argv)                      # a bad option: argparse exits with 2
     try:
-        seg = load_segmenter(a.checkpoint, device=a.device)
-        rep = segment_folder(seg, a.input, a.output, threshold=a.threshold)
-    except (CheckpointError, FileNotFoundError) as e:
-        print(f"gannotate-segment: error: {e}", file=sys.stderr); sys.exit(2)
-    print(f"wrote {len(rep['written'])} masks to {a.output}")
-    for f, why in rep['failed']: print(f"skipped {why}", file=sys.stderr)
-    if rep['failed']: sys.exit(1)
+        try: device = get_device(a.device)
+        except (ValueError, RuntimeError) as e: return _error(f"--device: {e}")
+        images = ImageFolder(a.input, skip_bad=True)   # decode every input before the model is loaded
+        seg = load_segmenter(a.checkpoint, device=device)
+        rep = segment_folder(seg, images, a.output, threshold=a.threshold, progress=not a.quiet)
+    except (BenchmarkError, CheckpointError, OutputError) as e: return _error(str(e))
+    except Exception:
+        traceback.print_exc()
+        print("gannotate-segment: internal error (exit 1): a bug, not a problem with the input; please report it "
+              "with the traceback above", file=sys.stderr)
+        return 1
+    for f, why in rep['ignored']: print(f"gannotate-segment: ignored {f}: {why}", file=sys.stderr)
+    for f, why in rep['failed']: print(f"gannotate-segment: skipped {f}: {why}", file=sys.stderr)
+    print(f"wrote {len(rep['written'])} masks to {a.output}" + (f"; skipped {len(rep['failed'])} input(s)" if rep['failed'] else ''))
+    return 3 if rep['failed'] else 0

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #296d5974
 from __future__ import annotations
-import os, json, random, tempfile, datetime, warnings
+import os, re, json, pickle, random, tempfile, datetime, warnings
 from pathlib import Path
 import numpy as np
 import torch
@@ -12,18 +12,27 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['get_device', 'seed_everything', 'composite', 'shift', 'shifted_composite', 'random_shift', 'size_loss', 'binary_loss',
-           'diversity_loss', 'to_gray', 'ImageReadError', 'load_image', 'load_mask', 'atomic_write', 'save_json',
-           'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'run_dir', 'show_grid']
+__all__ = ['LABEL_MAP_MAX_VALUES', 'get_device', 'seed_everything', 'composite', 'shift', 'shifted_composite', 'random_shift',
+           'size_loss', 'binary_loss', 'diversity_loss', 'to_gray', 'ImageReadError', 'load_image', 'load_mask',
+           'atomic_write', 'save_json', 'error_summary', 'CheckpointError', 'save_checkpoint', 'load_checkpoint',
+           'run_dir', 'show_grid']
 
 # %% ../nbs/00_core.ipynb #739ad054
 def get_device(device: str | torch.device | None = None) -> torch.device:
     "The device to run on: `device` if given, else `$GANNOTATE_DEVICE`, else CUDA when available, else CPU."
-    if device is None or device == 'auto': device = os.environ.get('GANNOTATE_DEVICE') or None
+    src = ''
+    if device is None or device == 'auto':
+        device = os.environ.get('GANNOTATE_DEVICE') or None; src = ' (from $GANNOTATE_DEVICE)'
     if device is None or device == 'auto': device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    dev = torch.device(device)
+    try: dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {device!r}{src} is not a device name: use 'cpu', 'cuda', 'cuda:N' or 'mps'") from None
     if dev.type == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} was asked for but CUDA is not available on this machine")
+        raise RuntimeError(f"device {device!r}{src} was asked for but CUDA is not available on this machine")
+    if dev.type == 'cuda' and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise RuntimeError(f"device {device!r}{src} was asked for but this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if dev.type == 'mps' and not torch.backends.mps.is_available():
+        raise RuntimeError(f"device {device!r}{src} was asked for but MPS is not available on this machine")
     return dev
 
 # %% ../nbs/00_core.ipynb #738a0cac
@@ -122,11 +131,29 @@ def load_image(path) -> torch.Tensor:
     if a.shape[-1] == 4: a = a[..., :3]
     return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).contiguous()
 
-def load_mask(path) -> torch.Tensor:
-    "Read a mask file as a 1×H×W float tensor in {0,1}, binarised at half its maximum (an all-zero mask stays 0)."
-    a = _to_array(_open(path))
+LABEL_MAP_MAX_VALUES = 16   # a mask with 3..16 distinct values is a label map, not a (soft) binary mask
+
+def _mask_levels(im: Image.Image) -> np.ndarray:
+    "A mask's pixels in the file's own units: 0–255 (0–65535 for 16-bit), colour masks averaged; label palettes by index."
+    if im.mode == 'P':
+        idx = np.asarray(im)
+        if len(np.unique(idx)) > 2: return idx.astype(np.float64)     # a palette label map (VOC): the index is the label
+    if im.mode in ('L', 'I', 'I;16', 'I;16B', 'I;16L'): return np.asarray(im).astype(np.float64)
+    a = _to_array(im)
     if a.ndim == 3: a = a[..., 3] if a.shape[-1] == 4 and a[..., :3].max() == a[..., :3].min() else a[..., :3].mean(-1)
-    mx = float(a.max())
+    return np.round(a.astype(np.float64) * 255, 3)
+
+def load_mask(path, void: float | None = None) -> torch.Tensor:
+    "Read a mask as a 1×H×W tensor in {0,1} (half its maximum); `void` pixels count as background; a label map without `void` is an error."
+    a = _mask_levels(_open(path))
+    if void is not None: a = np.where(a == void, 0., a)
+    vals = np.unique(a)
+    if 2 < len(vals) <= LABEL_MAP_MAX_VALUES:
+        hint = (f"even with the void value {void:g} removed" if void is not None else
+                "pass void=<value> if one value marks pixels to ignore (VOC: void=255)")
+        raise ImageReadError(f"{path}: mask has {len(vals)} values {[float(f'{v:g}') for v in vals]}: a label map, not a "
+                             f"binary mask; {hint}, or binarise the file first")
+    mx = float(vals.max()) if len(vals) else 0.
     m = (a > mx / 2) if mx > 0 else np.zeros_like(a, dtype=bool)
     return torch.from_numpy(m.astype(np.float32))[None]
 
@@ -161,6 +188,13 @@ def _json_default(o):
     if isinstance(o, Path): return str(o)
     raise TypeError(f"save_json: cannot serialise {type(o).__name__}")
 
+# %% ../nbs/00_core.ipynb #9097be59
+def error_summary(e: BaseException, max_lines: int = 3) -> str:
+    "`Type: message` on one line, from the message's first `max_lines` non-empty lines, each kept whole."
+    lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+    more = f" (+{len(lines) - max_lines} more lines)" if len(lines) > max_lines else ''
+    return f"{type(e).__name__}: {' '.join(lines[:max_lines])}{more}"
+
 # %% ../nbs/00_core.ipynb #6db48621
 class CheckpointError(ValueError):
     "A checkpoint file that is missing, truncated or not a gannotate checkpoint; the message names the file."
@@ -174,8 +208,18 @@ def load_checkpoint(path, map_location='cpu') -> dict:
     path = Path(path)
     if not path.exists(): raise CheckpointError(f"{path}: checkpoint does not exist")
     try: return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        g = re.search(r"GLOBAL ([\w.]+)", str(e))
+        if g: raise CheckpointError(
+            f"{path}: refused to load: unpickling it would import {g.group(1)}, which could run code; weights_only "
+            f"loading allows only tensors and plain Python values. torch says: {str(e).splitlines()[0].strip()}") from None
+        d = re.search(r"WeightsUnpickler error:\s*([^\n]+)", str(e))
+        raise CheckpointError(
+            f"{path}: cannot load checkpoint: weights_only loading refused it ({d.group(1).strip() if d else 'UnpicklingError'}): "
+            f"it was not written by torch.save, or it holds more than tensors and plain Python values. "
+            f"torch says: {str(e).splitlines()[0].strip()}") from None
     except Exception as e:
-        raise CheckpointError(f"{path}: cannot load checkpoint ({e.__class__.__name__}: {str(e)[:200]})") from None
+        raise CheckpointError(f"{path}: cannot load checkpoint ({error_summary(e)})") from None
 
 # %% ../nbs/00_core.ipynb #cc9fae4d
 def run_dir(out_dir, config: dict | None = None) -> Path:

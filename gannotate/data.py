@@ -5,6 +5,7 @@
 # %% ../nbs/01_data.ipynb #a13617cb
 from __future__ import annotations
 import os, math, warnings
+from functools import partial
 from pathlib import Path
 import numpy as np
 import torch
@@ -247,45 +248,56 @@ MASK_EXTS = IMAGE_EXTS + ('.gif', '.pgm', '.ppm', '.pbm')
 class BenchmarkError(ValueError):
     "A benchmark or image folder that cannot be used; the message lists every offending file and its problem."
 
-def _list_files(folder: Path, exts) -> list:
-    "Non-hidden files of `folder` with one of `exts` (case-insensitive), sorted by name."
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith('.') and p.suffix.lower() in exts)
+def _list_files(folder: Path, exts) -> tuple[list, list]:
+    "Files of `folder` with one of `exts` (case-insensitive), sorted by name: (visible, hidden ones to ignore)."
+    fs = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts)
+    return [p for p in fs if not p.name.startswith('.')], [(p, 'hidden file: ignored') for p in fs if p.name.startswith('.')]
 
-def _header_size(path: Path):
-    "(W, H) as the file will load (EXIF rotation applied) from the header only, or the problem as a string."
+def _decoded_size(path: Path):
+    "(W, H) as the file will load (EXIF rotation applied) after decoding all of it, or the problem as a string."
     try:
         with Image.open(path) as im:
             w, h = im.size
             try: orient = im.getexif().get(0x0112, 1)
             except Exception: orient = 1
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+            im.draft(im.mode, (max(1, w // 8), max(1, h // 8)))   # JPEG: decode at 1/8 scale, still every byte
+            im.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         return f"unreadable ({e.__class__.__name__}: {e})"
     return (h, w) if orient in (5, 6, 7, 8) else (w, h)
 
-def _raise_problems(root, problems: list, what: str):
+def _mask_size(path: Path, mask_loader):
+    "(W, H) of the mask as `mask_loader` reads it, or its problem as a string starting with 'mask'."
+    try: m = mask_loader(path)
+    except ImageReadError as e:
+        msg = str(e).removeprefix(f"{path}: ")
+        return 'mask ' + msg.replace('not a readable image', 'unreadable', 1) if not msg.startswith('mask') else msg
+    return (m.shape[-1], m.shape[-2])
+
+def _raise_problems(root, problems: list, what: str, skip_bad: bool = False):
     lines = '\n'.join(f"  {p}: {msg}" for p, msg in problems)
-    raise BenchmarkError(f"{root}: {len(problems)} problem(s) in {what}:\n{lines}\n"
-                         "(fix the files, or pass skip_bad=True to skip them and get the list in .report)")
+    hint = "(fix the files)" if skip_bad else "(fix the files, or pass skip_bad=True to skip them and get the list in .report)"
+    raise BenchmarkError(f"{root}: {len(problems)} problem(s) in {what}:\n{lines}\n{hint}")
 
 # %% ../nbs/01_data.ipynb #f8afd6cb
-def _check_pairs(pairs: list, root, skip_bad: bool, problems: list | None = None) -> tuple:
-    "Validate (name, image path, mask path) triples from headers; return (good triples, report)."
+def _check_pairs(pairs: list, root, skip_bad: bool, problems: list | None = None, mask_loader=load_mask) -> tuple:
+    "Validate (name, image path, mask path) triples by decoding every file; return (good triples, report)."
     problems, good = list(problems or []), []
     for name, ip, mp in pairs:
         bad = False
-        si = _header_size(ip) if ip.exists() else 'file does not exist'
-        sm = _header_size(mp) if mp.exists() else 'file does not exist'
+        si = _decoded_size(ip) if ip.exists() else 'file does not exist'
+        sm = _mask_size(mp, mask_loader) if mp.exists() else 'file does not exist'
         if isinstance(si, str): problems.append((ip, f"image {si}")); bad = True
-        if isinstance(sm, str): problems.append((mp, f"mask {sm}")); bad = True
+        if isinstance(sm, str): problems.append((mp, sm if sm.startswith('mask') else f"mask {sm}")); bad = True
         if not bad and si != sm:
             problems.append((ip, f"size mismatch: image is {si[0]}×{si[1]} but mask {mp.name} is {sm[0]}×{sm[1]}")); bad = True
         if not bad: good.append((name, ip, mp))
     if problems and not skip_bad: _raise_problems(root, problems, 'benchmark')
-    if not good: _raise_problems(root, problems + [(root, 'no usable image/mask pairs')], 'benchmark')
+    if not good: _raise_problems(root, problems + [(root, 'no usable image/mask pairs')], 'benchmark', skip_bad)
     return good, problems
 
 def _find_pairs(root: Path, image_dir: str, mask_dir: str) -> tuple:
-    "Match images and masks by stem; return (triples, problems for unmatched/duplicate files)."
+    "Match images and masks by stem; return (triples, problems for unmatched/duplicate files, ignored hidden files)."
     idir, mdir = root / image_dir, root / mask_dir
     missing = [d for d in (idir, mdir) if not d.is_dir()]
     if missing:
@@ -298,22 +310,24 @@ def _find_pairs(root: Path, image_dir: str, mask_dir: str) -> tuple:
             if p.stem in d: problems.append((p, f"duplicate {kind} stem {p.stem!r} (also {d[p.stem].name})"))
             else: d[p.stem] = p
         return d
-    ims, mks = by_stem(_list_files(idir, IMAGE_EXTS), 'image'), by_stem(_list_files(mdir, MASK_EXTS), 'mask')
+    (ifs, ihid), (mfs, mhid) = _list_files(idir, IMAGE_EXTS), _list_files(mdir, MASK_EXTS)
+    ims, mks = by_stem(ifs, 'image'), by_stem(mfs, 'mask')
     if not ims: raise BenchmarkError(f"{root}: no images ({', '.join(IMAGE_EXTS)}) found in {idir}")
     problems += [(ims[s], f"no mask for this image in {mdir}") for s in sorted(ims.keys() - mks.keys())]
     problems += [(mks[s], f"mask without an image in {idir}") for s in sorted(mks.keys() - ims.keys())]
-    return [(s, ims[s], mks[s]) for s in sorted(ims.keys() & mks.keys())], problems
+    return [(s, ims[s], mks[s]) for s in sorted(ims.keys() & mks.keys())], problems, ihid + mhid
 
 # %% ../nbs/01_data.ipynb #4a20a288
 class FolderBenchmark(Dataset):
     "Labelled benchmark folder `root/{image_dir,mask_dir}` with matching stems; validated on open (see `.report`)."
     def __init__(self, root, skip_bad: bool = False, image_dir: str = 'images', mask_dir: str = 'masks',
-                 transform=None):
+                 transform=None, void: float | None = None):
         self.root = Path(root)
         if not self.root.is_dir(): raise BenchmarkError(f"{self.root}: benchmark folder does not exist")
-        pairs, problems = _find_pairs(self.root, image_dir, mask_dir)
-        good, self.report = _check_pairs(pairs, self.root, skip_bad, problems)
-        self._set(good, transform)
+        pairs, problems, self.ignored = _find_pairs(self.root, image_dir, mask_dir)
+        loader = load_mask if void is None else partial(load_mask, void=void)
+        good, self.report = _check_pairs(pairs, self.root, skip_bad, problems, loader)
+        self._set(good, transform, loader)
 
     def _set(self, triples, transform, mask_loader=load_mask):
         self.names = [t[0] for t in triples]
@@ -324,20 +338,22 @@ class FolderBenchmark(Dataset):
     @classmethod
     def from_pairs(cls, triples, root, skip_bad: bool = False, transform=None, mask_loader=load_mask, problems=None):
         "A benchmark from explicit `(name, image path, mask path)` triples (used by the dataset adapters)."
-        self = cls.__new__(cls); self.root = Path(root)
+        self = cls.__new__(cls); self.root, self.ignored = Path(root), []
         triples = [(n, Path(i), Path(m)) for n, i, m in triples]
-        good, self.report = _check_pairs(triples, self.root, skip_bad, problems)
+        good, self.report = _check_pairs(triples, self.root, skip_bad, problems, mask_loader)
         self._set(good, transform, mask_loader)
         return self
 
     def subset(self, indices) -> 'FolderBenchmark':
         "The benchmark restricted to `indices` (same root, transform and report)."
-        sub = FolderBenchmark.__new__(FolderBenchmark); sub.root, sub.report = self.root, list(self.report)
+        sub = FolderBenchmark.__new__(FolderBenchmark)
+        sub.root, sub.report, sub.ignored = self.root, list(self.report), list(self.ignored)
         sub._set([(self.names[i], self.images[i], self.masks[i]) for i in indices], self.transform, self._load_mask)
         return sub
 
     def __len__(self): return len(self.images)
-    def __repr__(self): return f"{type(self).__name__}({str(self.root)!r}, n={len(self)}, skipped={len(self.report)})"
+    def __repr__(self):
+        return f"{type(self).__name__}({str(self.root)!r}, n={len(self)}, skipped={len(self.report)}, ignored={len(self.ignored)})"
 
     def __getitem__(self, i) -> dict:
         img, mask = load_image(self.images[i]), self._load_mask(self.masks[i])
@@ -349,25 +365,27 @@ class FolderBenchmark(Dataset):
 
 # %% ../nbs/01_data.ipynb #31857663
 class ImageFolder(Dataset):
-    "Unlabelled images of `root` (or of `root/images` when it exists); validated on open, problems in `.report`."
+    "Unlabelled images of `root` (or of `root/images` when it exists); decoded on open, problems in `.report`."
     def __init__(self, root, skip_bad: bool = False, transform=None):
         root = Path(root)
         if not root.is_dir(): raise BenchmarkError(f"{root}: image folder does not exist")
         folder = root / 'images' if (root / 'images').is_dir() else root
-        files = _list_files(folder, IMAGE_EXTS)
-        if not files: raise BenchmarkError(f"{root}: no images ({', '.join(IMAGE_EXTS)}) found in {folder}")
+        files, self.ignored = _list_files(folder, IMAGE_EXTS)
+        if not files: raise BenchmarkError(f"{root}: no images ({', '.join(IMAGE_EXTS)}) found in {folder}"
+                                           + (f" ({len(self.ignored)} hidden file(s) ignored)" if self.ignored else ''))
         problems, seen = [], {}
-        for p in files:
-            if p.stem in seen: problems.append((p, f"duplicate image stem {p.stem!r} (also {seen[p.stem].name})"))
-            else: seen[p.stem] = p
+        for p in files:   # stems name the items (and the CLI's output files): equal up to case = a clash
+            k = p.stem.casefold()
+            if k in seen: problems.append((p, f"duplicate image stem {p.stem!r} (also {seen[k].name})"))
+            else: seen[k] = p
         for p in seen.values():
-            s = _header_size(p)
+            s = _decoded_size(p)
             if isinstance(s, str): problems.append((p, f"image {s}"))
         bad = {p for p, _ in problems}
         if problems and not skip_bad: _raise_problems(root, problems, 'image folder')
-        self.root, self.report, self.transform = root, problems, transform
+        self.root, self.folder, self.report, self.transform = root, folder, problems, transform
         self.images = [p for p in seen.values() if p not in bad]
-        if not self.images: _raise_problems(root, problems + [(root, 'no usable images')], 'image folder')
+        if not self.images: _raise_problems(root, problems + [(root, 'no usable images')], 'image folder', skip_bad)
         self.names = [p.stem for p in self.images]
 
     @classmethod
@@ -375,11 +393,12 @@ class ImageFolder(Dataset):
         "An image folder over already validated `files` (used to view a benchmark's images without its masks)."
         self = cls.__new__(cls)
         self.images = [Path(f) for f in files]; self.names = [p.stem for p in self.images]
-        self.root, self.report, self.transform = Path(root) if root else None, [], transform
+        self.root, self.report, self.ignored, self.transform = Path(root) if root else None, [], [], transform
+        self.folder = self.images[0].parent if self.images else self.root
         return self
 
     def __len__(self): return len(self.images)
-    def __repr__(self): return f"ImageFolder({str(self.root)!r}, n={len(self)}, skipped={len(self.report)})"
+    def __repr__(self): return f"ImageFolder({str(self.root)!r}, n={len(self)}, skipped={len(self.report)}, ignored={len(self.ignored)})"
     def __getitem__(self, i) -> dict:
         item = {'image': load_image(self.images[i]), 'name': self.names[i]}
         return self.transform(item) if self.transform else item

@@ -4,7 +4,8 @@
 
 # %% ../nbs/04_methods.ipynb #b3ee14cb
 from __future__ import annotations
-import time
+import time, os, importlib
+from collections.abc import MutableMapping
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable
@@ -14,17 +15,48 @@ import torch.nn as nn
 import torch.nn.functional as F
 import cv2
 from .core import *
-from .data import unlabeled
+from .data import unlabeled, ImageFolder, FolderBenchmark
 from .unet import UNet, train_segmenter, dataset_sampler, predict_probs, UNET_PRESETS
 
 # %% auto #0
-__all__ = ['SEGMENTER_KINDS', 'CHECKPOINT_FORMAT', 'PRESET_NAMES', 'METHODS', 'SUPERVISED_PRESETS', 'register_segmenter',
-           'Segmenter', 'load_segmenter', 'UNetSegmenter', 'Method', 'register_method', 'method_config', 'fit_method',
-           'FullSegmenter', 'CentrePriorSegmenter', 'GrabCutSegmenter', 'SpectralResidualSegmenter',
-           'train_unet_segmenter', 'fit_supervised_unet']
+__all__ = ['PIPELINE_MODULES', 'SEGMENTER_KINDS', 'CHECKPOINT_FORMAT', 'PRESET_NAMES', 'METHODS', 'GRABCUT_MAX_SIZE',
+           'SUPERVISED_PRESETS', 'LazyRegistry', 'register_segmenter', 'Segmenter', 'load_segmenter', 'UNetSegmenter',
+           'Method', 'register_method', 'method_config', 'import_all_methods', 'fit_method', 'FullSegmenter',
+           'CentrePriorSegmenter', 'GrabCutSegmenter', 'SpectralResidualSegmenter', 'train_unet_segmenter',
+           'fit_supervised_unet']
+
+# %% ../nbs/04_methods.ipynb #2b7dc670
+PIPELINE_MODULES = ('gannotate.layered_gan', 'gannotate.move', 'gannotate.latent_directions',
+                    'gannotate.affine_search', 'gannotate.labels4free')
+
+class LazyRegistry(MutableMapping):
+    "Name → entry mapping that imports `modules` (which register entries when imported) on the first miss or listing."
+    def __init__(self, what: str, modules=PIPELINE_MODULES):
+        self.what, self.modules, self._d, self._loaded, self._loading = what, tuple(modules), {}, False, False
+    def load(self) -> 'LazyRegistry':
+        "Import every registering module once (an import error propagates: nothing is hidden)."
+        if self._loaded or self._loading: return self
+        self._loading = True
+        try:
+            for m in self.modules: importlib.import_module(m)
+            self._loaded = True
+        finally: self._loading = False
+        return self
+    def __getitem__(self, name):
+        if name not in self._d: self.load()
+        if name not in self._d: raise KeyError(f"unknown {self.what} {name!r}; registered: {sorted(self._d)}")
+        return self._d[name]
+    def __contains__(self, name):
+        if name not in self._d: self.load()
+        return name in self._d
+    def __iter__(self): return iter(list(self.load()._d))
+    def __len__(self): return len(self.load()._d)
+    def __setitem__(self, name, entry): self._d[name] = entry
+    def __delitem__(self, name): del self._d[name]
+    def __repr__(self): return f"LazyRegistry({self.what!r}, {list(self._d)}{'' if self._loaded else ', not loaded yet'})"
 
 # %% ../nbs/04_methods.ipynb #68c61513
-SEGMENTER_KINDS: dict[str, type] = {}
+SEGMENTER_KINDS = LazyRegistry('segmenter kind')
 CHECKPOINT_FORMAT = 'gannotate.segmenter/1'
 
 def register_segmenter(cls):
@@ -58,15 +90,17 @@ def load_segmenter(path, device=None) -> Segmenter:
     ck = load_checkpoint(path)
     if not isinstance(ck, dict) or ck.get('format') != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a gannotate segmenter checkpoint (no format {CHECKPOINT_FORMAT!r})")
+    lacks = [k for k in ('kind', 'config', 'state_dict') if k not in ck]
+    if lacks: raise CheckpointError(f"{path}: incomplete segmenter checkpoint: it has format {CHECKPOINT_FORMAT!r} "
+                                    f"but no {', '.join(map(repr, lacks))} (Segmenter.save writes all of them)")
     if ck['kind'] not in SEGMENTER_KINDS:
-        raise CheckpointError(f"{path}: unknown segmenter kind {ck['kind']!r}; known: {sorted(SEGMENTER_KINDS)}"
-                              " (import the module that defines it)")
+        raise CheckpointError(f"{path}: unknown segmenter kind {ck['kind']!r}; known: {sorted(SEGMENTER_KINDS)}")
     try:
         seg = SEGMENTER_KINDS[ck['kind']](**ck['config'])
         seg.load_state_dict(ck['state_dict'])
     except (TypeError, RuntimeError, KeyError) as e:
         raise CheckpointError(f"{path}: this {ck['kind']} checkpoint does not fit this version of gannotate "
-                              f"({e.__class__.__name__}: {str(e)[:200]})") from None
+                              f"({error_summary(e)})") from None
     seg.method = ck.get('method')
     return seg.to(get_device(device)).eval()
 
@@ -92,7 +126,7 @@ class Method:
     description: str = ''
     paper: str = ''
 
-METHODS: dict[str, Method] = {}
+METHODS = LazyRegistry('method')
 
 def register_method(name: str, presets: dict, supervised: bool = False, description: str = '', paper: str = ''):
     "Decorator registering `fit(train_ds, config, *, device, seed, out_dir, progress) -> Segmenter` as `name`."
@@ -105,18 +139,32 @@ def register_method(name: str, presets: dict, supervised: bool = False, descript
 
 def method_config(name: str, preset: str = 'smoke', **overrides) -> dict:
     "The configuration `fit_method` would use: the preset's values updated by `overrides`."
-    if name not in METHODS: raise KeyError(f"unknown method {name!r}; registered: {sorted(METHODS)}")
     m = METHODS[name]
     if preset not in m.presets: raise KeyError(f"method {name!r} has no preset {preset!r}; it has {sorted(m.presets)}")
     bad = [k for k in overrides if k not in m.presets[preset]]
     if bad: raise KeyError(f"method {name!r} has no setting(s) {bad}; settings: {sorted(m.presets[preset])}")
     return {**m.presets[preset], **overrides}
 
+def import_all_methods() -> list[str]:
+    "Import every module that registers methods; return the public method names in registration order."
+    METHODS.load(); SEGMENTER_KINDS.load()
+    return [n for n in METHODS if not n.startswith('_')]
+
+def _training_data(train_ds, supervised: bool):
+    "A dataset as given, or the folder at a path: `ImageFolder` (its `images/` if any), `FolderBenchmark` if supervised."
+    if isinstance(train_ds, (str, os.PathLike)):
+        return FolderBenchmark(train_ds) if supervised else ImageFolder(train_ds)
+    if not (hasattr(train_ds, '__len__') and hasattr(train_ds, '__getitem__')):
+        raise TypeError(f"train_ds must be a dataset (len() and [i] giving {{'image': ...}} items) or the path of a "
+                        f"folder of images, got {type(train_ds).__name__}")
+    return train_ds
+
 def fit_method(name: str, train_ds, preset: str = 'smoke', device=None, seed: int = 0, out_dir=None,
                progress: bool = True, **overrides) -> Segmenter:
-    "Train method `name` on `train_ds` (an unlabeled view unless the method is supervised) → `Segmenter`."
+    "Train method `name` on `train_ds` (a dataset, or a folder path) → `Segmenter`; unsupervised methods see no masks."
     cfg, m = method_config(name, preset, **overrides), METHODS[name]
-    ds = train_ds if m.supervised else unlabeled(train_ds)
+    ds = _training_data(train_ds, m.supervised)
+    ds = ds if m.supervised else unlabeled(ds)
     seed_everything(seed)
     seg = m.fit(ds, cfg, device=get_device(device), seed=seed, out_dir=out_dir, progress=progress)
     seg.method = name
@@ -153,9 +201,14 @@ register_method('centre_prior', {p: {'sigma': 0.25} for p in PRESET_NAMES},
 # %% ../nbs/04_methods.ipynb #1752fc52
 @register_segmenter
 class GrabCutSegmenter(Segmenter):
-    "OpenCV GrabCut initialised with a centred box covering `box_frac` of each side; run at `input_size`."
-    def __init__(self, box_frac=0.8, iters=5, input_size=None):
-        super().__init__(box_frac=box_frac, iters=iters, input_size=input_size)
+    "OpenCV GrabCut from a centred box covering `box_frac` of each side, run at `input_size` (shorter side) and at most `max_size` (longer side)."
+    def __init__(self, box_frac=0.8, iters=5, input_size=None, max_size=None):
+        super().__init__(box_frac=box_frac, iters=iters, input_size=input_size, max_size=max_size)
+    def work_scale(self, H: int, W: int) -> float:
+        "The factor images of H×W are resized by before GrabCut runs (1 = as given)."
+        s, m = self.config['input_size'], self.config['max_size']
+        f = 1. if s is None else s / min(H, W)
+        return m / max(H, W) if m is not None and max(H, W) * f > m else f
     def _one(self, img: torch.Tensor) -> torch.Tensor:
         H, W = img.shape[-2:]
         a = (img.permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)[..., ::-1].copy()  # BGR
@@ -169,15 +222,16 @@ class GrabCutSegmenter(Segmenter):
         fg = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
         return torch.from_numpy(fg.astype(np.float32))[None]
     def forward(self, images):
-        x, s = images, self.config['input_size']
-        if s is not None: x = F.interpolate(x, scale_factor=s / min(x.shape[-2:]), mode='bilinear', antialias=True)
+        f = self.work_scale(*images.shape[-2:])
+        x = images if f == 1 else F.interpolate(images, scale_factor=f, mode='bilinear', antialias=True)
         out = torch.stack([self._one(im.clamp(0, 1)) for im in x]).to(images.device)
-        return F.interpolate(out, size=images.shape[-2:], mode='bilinear') if s is not None else out
+        return out if f == 1 else F.interpolate(out, size=images.shape[-2:], mode='bilinear')
 
-register_method('grabcut', {'smoke': {'box_frac': 0.8, 'iters': 5, 'input_size': None},
-                            'cpu': {'box_frac': 0.8, 'iters': 5, 'input_size': None},
-                            'paper': {'box_frac': 0.8, 'iters': 5, 'input_size': None}},
-                description='GrabCut from a centred 80% box')(_no_training(GrabCutSegmenter))
+GRABCUT_MAX_SIZE = 512   # longer side GrabCut works at: 0.3 s an image instead of minutes and GBs for a 6000×4000 photo
+
+register_method('grabcut', {p: {'box_frac': 0.8, 'iters': 5, 'input_size': None, 'max_size': GRABCUT_MAX_SIZE}
+                            for p in PRESET_NAMES},
+                description=f'GrabCut from a centred 80% box (longer side at most {GRABCUT_MAX_SIZE} px)')(_no_training(GrabCutSegmenter))
 
 # %% ../nbs/04_methods.ipynb #f30c2693
 def _gauss_blur(x, sigma):
