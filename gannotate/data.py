@@ -12,12 +12,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 from PIL import Image, UnidentifiedImageError
-from .core import load_image, load_mask, ImageReadError
+from .core import load_image, load_mask, ImageReadError, atomic_write
 
 # %% auto #0
 __all__ = ['FAMILIES', 'IMAGE_EXTS', 'MASK_EXTS', 'collate', 'ToyScenes', 'BenchmarkError', 'FolderBenchmark', 'ImageFolder',
-           'unlabeled', 'fixed_split', 'shared_data_dir', 'horse_split', 'resize_shorter', 'center_crop',
-           'protocol_crop', 'square_tensors', 'gan_crop', 'cub_benchmark', 'flowers_benchmark']
+           'write_benchmark', 'unlabeled', 'fixed_split', 'shared_data_dir', 'horse_split', 'resize_shorter',
+           'center_crop', 'protocol_crop', 'square_tensors', 'gan_crop', 'cub_benchmark', 'flowers_benchmark']
 
 # %% ../nbs/01_data.ipynb #14e7c3e1
 def collate(items: list) -> dict:
@@ -402,6 +402,19 @@ class ImageFolder(Dataset):
     def __getitem__(self, i) -> dict:
         item = {'image': load_image(self.images[i]), 'name': self.names[i]}
         return self.transform(item) if self.transform else item
+
+# %% ../nbs/01_data.ipynb #7f0c8a64
+def _png(a: np.ndarray):
+    return lambda t: Image.fromarray(a).save(t, format='PNG')
+
+def write_benchmark(ds, root, indices=None) -> Path:
+    "Write items of `ds` as `root/images/<name>.png` and, when they have masks, `root/masks/<name>.png` (atomically)."
+    root = Path(root)
+    for i in (range(len(ds)) if indices is None else indices):
+        it = ds[i]; name = it.get('name') or f'{i:05d}'
+        atomic_write(root / 'images' / f'{name}.png', _png((it['image'].clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)))
+        if 'mask' in it: atomic_write(root / 'masks' / f'{name}.png', _png(((it['mask'][0] > .5).numpy() * 255).astype(np.uint8)))
+    return root
 
 # %% ../nbs/01_data.ipynb #cdf33d4c
 class _UnlabeledView(Dataset):
