@@ -227,7 +227,7 @@ class GrabCutSegmenter(Segmenter):
         out = torch.stack([self._one(im.clamp(0, 1)) for im in x]).to(images.device)
         return out if f == 1 else F.interpolate(out, size=images.shape[-2:], mode='bilinear')
 
-GRABCUT_MAX_SIZE = 512   # longer side GrabCut works at: 0.3 s an image instead of minutes and GBs for a 6000×4000 photo
+GRABCUT_MAX_SIZE = 512   # the longer side GrabCut works at (its cost grows faster than the pixel count)
 
 register_method('grabcut', {p: {'box_frac': 0.8, 'iters': 5, 'input_size': None, 'max_size': GRABCUT_MAX_SIZE}
                             for p in PRESET_NAMES},
