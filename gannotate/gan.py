@@ -12,6 +12,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from .core import *
+from .dist import (world_size, is_main, rank_device, rank_slice, sync_grads, sync_buffers, mean_over_ranks,
+                            any_rank, broadcast_module_, barrier, rank_generator, rank_seed)
 from .data import square_tensors
 
 # %% auto #0
@@ -649,7 +651,8 @@ class GANTrainingError(RuntimeError):
 
 class _Collapse(Exception): pass
 
-_RNGS = ('data', 'latent', 'aug', 'loss')
+_RNGS = ('data', 'latent', 'aug', 'loss', 'noise')
+_RANK_RNGS = ('aug', 'noise')     # drawn inside the models for a rank's share: a stream of its own on each rank
 
 def _accepts(fn, name):
     try: ps = inspect.signature(fn).parameters
@@ -668,7 +671,10 @@ class GANTrainer:
                  callbacks=(), progress: bool = True):
         if n_critic < 1: raise ValueError(f"GANTrainer: n_critic must be >= 1, got {n_critic}")
         if not isinstance(loss, GANLoss): raise TypeError(f"GANTrainer: loss must be a GANLoss, got {type(loss).__name__}")
-        self.dev = get_device(device)
+        self.dev, self.world = rank_device(device), world_size()
+        if batch_size % self.world:
+            raise ValueError(f"GANTrainer: batch_size {batch_size} is the global batch and must be a multiple of the {self.world} processes")
+        broadcast_module_(G); broadcast_module_(D)                       # identical start on every rank (torchrun)
         self.G, self.D, self.loss, self.real_sampler = G.to(self.dev), D.to(self.dev), loss, real_sampler
         self.G_ema = copy.deepcopy(G).eval().requires_grad_(False) if ema else None
         self.batch_size, self.n_critic, self.augment, self.seed = batch_size, n_critic, augment, seed
@@ -679,7 +685,7 @@ class GANTrainer:
         self.ckpt_every, self.check_every, self.max_restarts = ckpt_every, check_every, max_restarts
         self.diversity_frac, self.diversity_warmup, self.max_abs_loss = diversity_frac, diversity_warmup, max_abs_loss
         self.sample_every, self.sample_dir, self.sample_fn = sample_every, sample_dir, sample_fn
-        self.callbacks, self.progress = list(callbacks), progress
+        self.callbacks, self.progress = list(callbacks), progress and is_main()
         self.config = dict(batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, betas=list(betas), n_critic=n_critic,
                            ema=ema, ema_halflife_img=ema_halflife_img, seed=seed, loss=repr(loss), augment=repr(augment))
         self._g_gen = _accepts(G.forward, 'generator')
@@ -689,8 +695,18 @@ class GANTrainer:
         self._good = None
 
     def _seed_rngs(self, seed):
-        self.rngs = {k: torch.Generator().manual_seed(seed * 1000 + i) for i, k in enumerate(_RNGS)}
+        "Global streams (data, latents, loss) are the same on every rank; `_RANK_RNGS` differ between ranks (`dist`)."
+        self.rngs = {k: (rank_generator if k in _RANK_RNGS else torch.Generator().manual_seed)(seed * 1000 + i)
+                     for i, k in enumerate(_RNGS)}
         self.loss.generator = self.rngs['loss']
+
+    def _latents(self, G):
+        "This rank's share of a global batch of latents (all of it for one process)."
+        return rank_slice(G.sample_latents(self.batch_size, self.rngs['latent'], self.dev))
+
+    def _mean(self, v):
+        "A loss averaged over the ranks, so that every rank takes the same collapse decision."
+        return v if self.world == 1 else mean_over_ranks({'v': float(v.detach())})['v']
 
     def _gen(self, G, z, generator):
         return G(z, generator=generator) if self._g_gen else G(z)
@@ -708,21 +724,22 @@ def _train_step(self: GANTrainer) -> dict:
     G, D, B, dev = self.G, self.D, self.batch_size, self.dev
     G.train(); D.train(); D.requires_grad_(True)
     for _ in range(self.n_critic):
-        real = self.real_sampler(B, self.rngs['data']).to(dev)
-        with torch.no_grad(): fake = self._gen(G, G.sample_latents(B, self.rngs['latent'], dev), self.rngs['latent'])
+        real = rank_slice(self.real_sampler(B, self.rngs['data'])).to(dev)
+        with torch.no_grad(): fake = self._gen(G, self._latents(G), self.rngs['noise'])
         real_a = self._aug(real)
         ld, logs_d = self.loss.d_loss(D, real_a, self._aug(fake).detach())
-        _check_finite('discriminator loss', ld, self.max_abs_loss)
-        self.opt_d.zero_grad(set_to_none=True); ld.backward(); self.opt_d.step()
+        _check_finite('discriminator loss', self._mean(ld), self.max_abs_loss)
+        self.opt_d.zero_grad(set_to_none=True); ld.backward(); sync_grads(D.parameters()); self.opt_d.step()
     D.requires_grad_(False)
-    fake = self._gen(G, G.sample_latents(B, self.rngs['latent'], dev), self.rngs['latent'])
+    fake = self._gen(G, self._latents(G), self.rngs['noise'])
     lg, logs_g = self.loss.g_loss(D, real_a.detach(), self._aug(fake))
-    _check_finite('generator loss', lg, self.max_abs_loss)
-    self.opt_g.zero_grad(set_to_none=True); lg.backward(); self.opt_g.step()
-    D.requires_grad_(True)
+    _check_finite('generator loss', self._mean(lg), self.max_abs_loss)
+    self.opt_g.zero_grad(set_to_none=True); lg.backward(); sync_grads(G.parameters()); self.opt_g.step()
+    D.requires_grad_(True); sync_buffers(G); sync_buffers(D)
     if self.G_ema is not None:
         ema_update(self.G_ema, G, ema_beta(B, (self.step + 1) * B, self.ema_halflife_img, self.ema_rampup))
-    return {'d_loss': float(ld.detach()), 'g_loss': float(lg.detach()), **{k: float(v) for k, v in {**logs_d, **logs_g}.items()}}
+    return mean_over_ranks({'d_loss': float(ld.detach()), 'g_loss': float(lg.detach()),
+                            **{k: float(v) for k, v in {**logs_d, **logs_g}.items()}})
 
 GANTrainer._train_step = _train_step
 
@@ -743,7 +760,9 @@ def _load_state_dict(self: GANTrainer, s: dict, keep_events: bool = False):
     self.G.load_state_dict(s['G']); self.D.load_state_dict(s['D'])
     if self.G_ema is not None and s['G_ema'] is not None: self.G_ema.load_state_dict(s['G_ema'])
     self.opt_g.load_state_dict(s['opt_g']); self.opt_d.load_state_dict(s['opt_d'])
-    for k, g in self.rngs.items(): g.set_state(s['rngs'][k])
+    for i, (k, g) in enumerate(self.rngs.items()):
+        if k in s['rngs'] and not (k in _RANK_RNGS and self.world > 1): g.set_state(s['rngs'][k])
+        else: g.manual_seed(rank_seed(self.seed * 1000 + i + 7919 * s['step']))   # per-rank streams: from the step
     self.loss.load_state_dict(s['loss'])
     self.step, self.restarts, self.div_ref = s['step'], s['restarts'], s['div_ref']
     self.history = [dict(h) for h in s['history']]
@@ -753,7 +772,8 @@ def _snapshot(self: GANTrainer):
     "Remember the current state as the last good one (in memory, and in `ckpt_dir/last.pt` when set)."
     s = self.state_dict()
     self._good = copy.deepcopy(s)
-    if self.ckpt_dir is not None: save_checkpoint(s, self.ckpt_dir / 'last.pt')
+    if self.ckpt_dir is not None and is_main(): save_checkpoint(s, self.ckpt_dir / 'last.pt')
+    barrier()
 
 def _resume(self: GANTrainer, path=None) -> bool:
     "Load the checkpoint at `path` (default `ckpt_dir/last.pt`); return False when there is none."
@@ -802,7 +822,7 @@ def _train(self: GANTrainer, steps: int, max_seconds: float | None = None) -> li
     if self._good is None: self.snapshot()
     target, start, t_start = self.step + steps, self.step, time.perf_counter()
     with tqdm(total=steps, disable=not self.progress, desc='GAN', leave=False) as pbar:
-        while self.step < target and (max_seconds is None or time.perf_counter() - t_start < max_seconds):
+        while self.step < target and not any_rank(max_seconds is not None and time.perf_counter() - t_start >= max_seconds):
             try:
                 t0 = time.perf_counter()
                 rec = self._train_step()
@@ -821,6 +841,7 @@ def _train(self: GANTrainer, steps: int, max_seconds: float | None = None) -> li
     return self.history
 
 def _emit_samples(self: GANTrainer):
+    if not is_main(): return
     x = self.sample()
     if x.ndim != 4: return
     if self.sample_fn is not None: self.sample_fn(self.step, x)
@@ -829,7 +850,9 @@ def _emit_samples(self: GANTrainer):
 def _save_generator(self: GANTrainer, path, ema: bool = True, **meta) -> Path:
     "Save the EMA (or training) generator with `save_generator` (step and restarts recorded in `meta`)."
     G = self.G_ema if ema and self.G_ema is not None else self.G
-    return save_generator(G, path, step=self.step, restarts=self.restarts, **meta)
+    if is_main(): save_generator(G, path, step=self.step, restarts=self.restarts, world_size=self.world, **meta)
+    barrier()
+    return Path(path)
 
 GANTrainer.train, GANTrainer._emit_samples, GANTrainer.save_generator = _train, _emit_samples, _save_generator
 
@@ -898,7 +921,7 @@ def square_images(ds, res: int) -> torch.Tensor:
 
 def train_gan(images: torch.Tensor, preset: str = 'cpu', arch: str = 'stylegan', steps: int | None = None, loss: str = 'ns',
               flip: bool = True, device=None, seed: int = 0, ckpt_dir=None, progress: bool = True,
-              max_seconds: float | None = None) -> GANTrainer:
+              max_seconds: float | None = None, batch_size: int | None = None) -> GANTrainer:
     "Train the `preset`'s `arch` GAN (seeded init) on `images` (N×C×res×res in [0,1]) to `steps`, resuming from `ckpt_dir`."
     if not torch.is_tensor(images) or images.ndim != 4 or images.shape[-1] != images.shape[-2]:
         raise ValueError(f"train_gan: images must be an N×C×res×res tensor, got {tuple(getattr(images, 'shape', ()))}")
@@ -906,7 +929,7 @@ def train_gan(images: torch.Tensor, preset: str = 'cpu', arch: str = 'stylegan',
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         G, D = build_gan(arch, res=images.shape[-1], out_ch=images.shape[1], preset=preset)
-    tr = GANTrainer(G, D, build_loss(loss, preset), image_sampler(images, flip=flip), batch_size=P['batch_size'],
+    tr = GANTrainer(G, D, build_loss(loss, preset), image_sampler(images, flip=flip), batch_size=batch_size or P['batch_size'],
                     lr_g=opt['lr'], lr_d=opt['lr'], betas=opt['betas'], ema_halflife_img=P['ema_halflife_img'],
                     device=device, seed=seed, ckpt_dir=ckpt_dir, ckpt_every=P['ckpt_every'], check_every=P['check_every'],
                     progress=progress)
