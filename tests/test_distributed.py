@@ -61,3 +61,19 @@ def test_a_resumed_two_process_run_continues(runs):
     assert resumed['d'][:6] == part['d']                                   # the history is carried over
     gap = sum(abs(a - b) for a, b in zip(resumed['d'][6:], two['d'][6:])) / 6
     assert gap < 1e-2, gap                                                 # and training continues as without the break
+
+def test_gannotate_train_under_torchrun(tmp_path):
+    "The shell entry point: `torchrun -m gannotate.train gan ...` trains with two processes and rank 0 writes once."
+    out = tmp_path / 'gan'
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'GANNOTATE_DEVICE': 'cpu'}
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', '-m', 'gannotate.train',
+           'gan', '--data', 'toyscenes', '--n-train', '16', '--preset', 'smoke', '--steps', '3', '--batch-size', '8',
+           '--out', str(out), '--quiet']
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
+    info = json.loads((out / 'train.json').read_text())
+    assert (info['world_size'], info['steps'], info['dist']['backend']) == (2, 3, 'gloo')
+    assert r.stdout.count('3 steps on 2 process(es)') == 1                     # only rank 0 reports
+    from gannotate.gan import load_generator
+    G = load_generator(out / 'generator.pt')
+    assert G(G.sample_latents(2)).shape == (2, 3, 32, 32)
