@@ -18,6 +18,7 @@ from .unet import UNET_PRESETS
 from .methods import Segmenter, register_segmenter, register_method, PRESET_NAMES, train_unet_segmenter
 from .layered_gan import LatentEncoder, mean_ws, train_inversion_encoder
 from .latent_directions import FilterRejectionError
+from .planted import ColourSumRGB
 
 # %% auto #0
 __all__ = ['L4F_PAPER_SETTINGS', 'L4F_PRESETS', 'L4F_KEYS', 'L4F_FORMAT', 'LABELS4FREE_PRESETS', 'L4F_ABLATIONS',
@@ -48,9 +49,7 @@ class _DiscLayer(nn.Module):
         c = (0.6 + 0.4 * torch.sigmoid(w[:, 5:8]))[:, :, None, None]
         return torch.cat([d, (1 - d) * b, d * c], 1)
 
-class _DiscRGB(nn.Module):
-    "tRGB of `DiscStyleGenerator`: the sum of the colour channels (grey 0.5 for layer 0)."
-    def forward(self, f): return f[:, 1:4] + f[:, 4:7] if f.shape[1] == 7 else 0.5 * f[:, 1:2].expand(-1, 3, -1, -1)
+_DiscRGB = ColourSumRGB          # tRGB of `DiscStyleGenerator`: the sum of the colour channels (grey 0.5 for layer 0)
 
 @register_generator
 class DiscStyleGenerator(GeneratorBase):
