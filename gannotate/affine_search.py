@@ -64,7 +64,7 @@ def pca_directions(G, k: int, n: int = 512, seed: int = 0, batch_size: int = 64)
     B = torch.linalg.lstsq(coords, Z - Z.mean(0)).solution           # k×latent: z-change per unit coordinate
     return B / B.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
-# %% ../nbs/11_affine_search.ipynb #4c932fb0
+# %% ../nbs/11_affine_search.ipynb #88af7e83
 class Reconstructor(nn.Module):
     "R(x, x') → (logits over K directions, predicted shift): a LeNet-type CNN on the 6-channel pair (Voynov & Babenko 2020)."
     def __init__(self, n_directions: int, width: int = 2, channels: int = 3):
@@ -97,7 +97,7 @@ class LatentDirections(nn.Module):
         if self.kind == 'ortho': return torch.linalg.matrix_exp(self.A - self.A.T)[:self.n]
         return self.A / self.A.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
-# %% ../nbs/11_affine_search.ipynb #23b19cc5
+# %% ../nbs/11_affine_search.ipynb #6957cb8b
 DISCOVERY_PRESETS = {   # Voynov & Babenko (2020), authors' defaults; cpu/smoke: ours
     'paper': dict(n_directions=120, disc_steps=100_000, disc_batch_size=32, disc_lr=1e-4, disc_dir_lr=1e-4, eps_range=6., min_shift=0.5,
                   disc_width=2, deformator='ortho', shift_weight=0.25),
@@ -166,7 +166,7 @@ def discover_directions(G, n_directions: int = 32, disc_steps: int = 600, disc_b
     acc = sum(h[2] for h in hist[-50:]) / max(1, len(hist[-50:]))
     return dict(directions=H().detach().cpu(), history=hist, accuracy=acc, step=step)
 
-# %% ../nbs/11_affine_search.ipynb #126ac9ec
+# %% ../nbs/11_affine_search.ipynb #cb3dfed9
 def _discovered(G, k, seed=0, **kw):
     return discover_directions(G, **{**{k_: v for k_, v in DISCOVERY_PRESETS['cpu'].items()}, **kw, 'n_directions': k, 'seed': seed})['directions']
 
