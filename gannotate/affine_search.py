@@ -14,16 +14,17 @@ from .core import *
 from .unet import UNET_PRESETS
 from .methods import register_method, PRESET_NAMES
 from .latent_directions import (render, refine, SyntheticPairs, generator_for, train_on_pairs, DiscGenerator,
-                                         MELAS_KYRIAZI_PRESETS)
+                                         MELAS_KYRIAZI_PRESETS, pairs_sampler, DEFAULT_FILTERS)
 from .gan import square_images
 from .layered_gan import LatentEncoder, d_feature_map, train_inversion_encoder
 
 # %% auto #0
-__all__ = ['CANDIDATE_SOURCES', 'AFFINE_DEFAULTS', 'VOYNOV_PRESETS', 'ENCODER_PRESETS', 'VOYNOV_E_PRESETS', 'random_directions',
-           'sefa_directions', 'pca_directions', 'candidate_directions', 'affine_errors', 'restoration_loss',
-           'operator_distance', 'operator_assignment', 'fit_affine', 'rank_directions', 'lighting_masks',
-           'operator_masks', 'fit_voynov', 'z_encoder', 'encode', 'precise_bn', 'train_z_encoder', 'AdaptedLatents',
-           'fit_voynov_e']
+__all__ = ['DEFORMATORS', 'DISCOVERY_PRESETS', 'DISCOVERY_FORMAT', 'CANDIDATE_SOURCES', 'AFFINE_DEFAULTS', 'VOYNOV_PRESETS',
+           'ENCODER_PRESETS', 'VOYNOV_E_PRESETS', 'random_directions', 'sefa_directions', 'pca_directions',
+           'Reconstructor', 'LatentDirections', 'discover_directions', 'candidate_directions', 'affine_errors',
+           'restoration_loss', 'operator_distance', 'operator_assignment', 'fit_affine', 'rank_directions',
+           'lighting_masks', 'operator_masks', 'fit_voynov', 'z_encoder', 'encode', 'precise_bn', 'train_z_encoder',
+           'AdaptedLatents', 'fit_voynov_e']
 
 # %% ../nbs/11_affine_search.ipynb #4f101a85
 def random_directions(G, k: int, seed: int = 0) -> torch.Tensor:
@@ -63,11 +64,120 @@ def pca_directions(G, k: int, n: int = 512, seed: int = 0, batch_size: int = 64)
     B = torch.linalg.lstsq(coords, Z - Z.mean(0)).solution           # k×latent: z-change per unit coordinate
     return B / B.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
-CANDIDATE_SOURCES = {'random': random_directions, 'pca': pca_directions, 'sefa': sefa_directions}
+# %% ../nbs/11_affine_search.ipynb #f98bcfaa
+class Reconstructor(nn.Module):
+    "R(x, x') → (logits over K directions, predicted shift): a LeNet-type CNN on the 6-channel pair (Voynov & Babenko 2020)."
+    def __init__(self, n_directions: int, width: int = 2, channels: int = 3):
+        super().__init__()
+        if n_directions < 2 or width < 1: raise ValueError(f"Reconstructor: need n_directions ≥ 2 and width ≥ 1, got {n_directions}, {width}")
+        self.config = dict(n_directions=n_directions, width=width, channels=channels)
+        a, b, c = 6 * width, 12 * width, 24 * width
+        self.features = nn.Sequential(nn.Conv2d(2 * channels, a, 5, padding=2), nn.BatchNorm2d(a), nn.ReLU(), nn.MaxPool2d(2),
+                                      nn.Conv2d(a, b, 5, padding=2), nn.BatchNorm2d(b), nn.ReLU(), nn.MaxPool2d(2),
+                                      nn.Conv2d(b, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU())
+        head = lambda o: nn.Sequential(nn.Linear(c, c), nn.BatchNorm1d(c), nn.ReLU(), nn.Linear(c, o))
+        self.k_head, self.eps_head = head(n_directions), head(1)
+    def forward(self, x, x_shift):
+        h = self.features(torch.cat([x, x_shift], 1) * 2 - 1).mean((2, 3))
+        return self.k_head(h), self.eps_head(h)[:, 0]
 
-def candidate_directions(G, source: str = 'sefa', k: int = 16, seed: int = 0) -> torch.Tensor:
-    "`k` unit candidate directions (k×latent_dim) from `source` in `CANDIDATE_SOURCES`."
+DEFORMATORS = ('ortho', 'unit')
+
+class LatentDirections(nn.Module):
+    "K learnt unit directions in a latent_dim-d space: orthonormal rows of exp(A − Aᵀ) ('ortho', K ≤ d) or normalised free rows ('unit')."
+    def __init__(self, latent_dim: int, n_directions: int, kind: str = 'ortho', init_scale: float = 1e-3):
+        super().__init__()
+        if kind not in DEFORMATORS: raise ValueError(f"LatentDirections: kind must be one of {DEFORMATORS}, got {kind!r}")
+        if kind == 'ortho' and n_directions > latent_dim:
+            raise ValueError(f"LatentDirections: 'ortho' needs n_directions ≤ latent_dim = {latent_dim}, got {n_directions}")
+        self.kind, self.n = kind, n_directions
+        self.A = nn.Parameter(init_scale * torch.randn(latent_dim, latent_dim) if kind == 'ortho'
+                              else torch.eye(n_directions, latent_dim) + init_scale * torch.randn(n_directions, latent_dim))
+    def forward(self) -> torch.Tensor:
+        if self.kind == 'ortho': return torch.linalg.matrix_exp(self.A - self.A.T)[:self.n]
+        return self.A / self.A.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+# %% ../nbs/11_affine_search.ipynb #2501d4c9
+DISCOVERY_PRESETS = {   # Voynov & Babenko (2020), authors' defaults; cpu/smoke: ours
+    'paper': dict(n_directions=120, disc_steps=100_000, disc_batch_size=32, disc_lr=1e-4, disc_dir_lr=1e-4, eps_range=6., min_shift=0.5,
+                  disc_width=2, deformator='ortho', shift_weight=0.25),
+    'cpu':   dict(n_directions=32, disc_steps=600, disc_batch_size=16, disc_lr=1e-3, disc_dir_lr=1e-2, eps_range=6., min_shift=0.5,
+                  disc_width=2, deformator='ortho', shift_weight=0.25),
+    'smoke': dict(n_directions=4, disc_steps=5, disc_batch_size=4, disc_lr=1e-3, disc_dir_lr=1e-2, eps_range=6., min_shift=0.5,
+                  disc_width=1, deformator='ortho', shift_weight=0.25),
+}
+DISCOVERY_FORMAT = 'gannotate.direction_discovery/1'
+
+def _shifts(n, K, eps_range, min_shift, g):
+    k = torch.randint(K, (n,), generator=g)
+    e = (2 * torch.rand(n, generator=g) - 1) * eps_range
+    return k, torch.where(e.abs() < min_shift, min_shift * torch.where(e < 0, -1., 1.), e)
+
+def discover_directions(G, n_directions: int = 32, disc_steps: int = 600, disc_batch_size: int = 16, disc_lr: float = 1e-3,
+                        disc_dir_lr: float = 1e-2, eps_range: float = 6., min_shift: float = 0.5, disc_width: int = 2,
+                        deformator: str = 'ortho', shift_weight: float = 0.25, seed: int = 0, ckpt_path=None,
+                        ckpt_every: int = 100, progress: bool = True) -> dict:
+    "Voynov & Babenko (2020): learn K directions and a reconstructor jointly on the frozen `G`; {'directions': K×d, 'history', 'accuracy'}."
+    K, d = int(n_directions), G.latent_dim
+    if disc_steps < 0 or disc_batch_size < 2 or ckpt_every < 1:
+        raise ValueError(f"discover_directions: need disc_steps ≥ 0, disc_batch_size ≥ 2 (BatchNorm), ckpt_every ≥ 1; got {disc_steps}, {disc_batch_size}, {ckpt_every}")
+    if not 0 <= min_shift <= eps_range: raise ValueError(f"discover_directions: need 0 ≤ min_shift ≤ eps_range, got {min_shift}, {eps_range}")
+    dev = next((p.device for p in G.parameters()), None) or next((b.device for b in G.buffers()), torch.device('cpu'))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        H, R = LatentDirections(d, K, deformator).to(dev), Reconstructor(K, disc_width, getattr(G, 'out_ch', 3)).to(dev)
+    opt = torch.optim.Adam([{'params': H.parameters(), 'lr': disc_dir_lr}, {'params': R.parameters(), 'lr': disc_lr}])
+    g = torch.Generator().manual_seed(seed)
+    run = dict(n_directions=K, disc_batch_size=disc_batch_size, disc_lr=disc_lr, disc_dir_lr=disc_dir_lr, eps_range=eps_range,
+               min_shift=min_shift, disc_width=disc_width, deformator=deformator, shift_weight=shift_weight, seed=seed, latent_dim=d)
+    step, hist = 0, []
+    ckpt_path = None if ckpt_path is None else Path(ckpt_path)
+    if ckpt_path is not None and ckpt_path.exists():
+        ck = load_checkpoint(ckpt_path)
+        if not isinstance(ck, dict) or ck.get('format') != DISCOVERY_FORMAT: raise CheckpointError(f"{ckpt_path}: not a direction-discovery checkpoint")
+        diff = {k: (ck['run'].get(k), v) for k, v in run.items() if ck['run'].get(k) != v}
+        if diff: raise ValueError(f"{ckpt_path}: the checkpoint was trained with other settings {diff}; use another ckpt_path")
+        H.load_state_dict(ck['H']); R.load_state_dict(ck['R']); opt.load_state_dict(ck['opt']); g.set_state(ck['rng'])
+        step, hist = ck['step'], ck['history']
+    def save():
+        save_checkpoint(dict(format=DISCOVERY_FORMAT, H=H.state_dict(), R=R.state_dict(), opt=opt.state_dict(), rng=g.get_state(),
+                             step=step, history=hist, run=run), ckpt_path)
+    req = [p.requires_grad for p in G.parameters()]; G.requires_grad_(False)
+    H.train(); R.train()
+    try:
+        with tqdm(total=disc_steps, initial=min(step, disc_steps), disable=not progress, desc='direction discovery', leave=False) as pb:
+            while step < disc_steps:
+                z = G.sample_latents(disc_batch_size, generator=g, device='cpu').to(dev)
+                k, e = _shifts(disc_batch_size, K, eps_range, min_shift, g)
+                k, e = k.to(dev), e.to(dev)
+                with torch.no_grad(): x = render(G, z)
+                xs = render(G, z + e[:, None] * H()[k])
+                logits, e_hat = R(x, xs)
+                ce, sl = F.cross_entropy(logits, k), (e_hat - e).abs().mean()
+                loss = ce + shift_weight * sl
+                if not torch.isfinite(loss): raise FloatingPointError(f"discover_directions: non-finite loss at step {step + 1}; lower disc_lr / disc_dir_lr")
+                opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+                step += 1; pb.update(1)
+                hist.append((ce.item(), sl.item(), (logits.argmax(1) == k).float().mean().item()))
+                if ckpt_path is not None and step % ckpt_every == 0: save()
+    finally:
+        for p, r in zip(G.parameters(), req): p.requires_grad_(r)
+    if ckpt_path is not None: save()
+    acc = sum(h[2] for h in hist[-50:]) / max(1, len(hist[-50:]))
+    return dict(directions=H().detach().cpu(), history=hist, accuracy=acc, step=step)
+
+# %% ../nbs/11_affine_search.ipynb #eb1b911b
+def _discovered(G, k, seed=0, **kw):
+    return discover_directions(G, **{**{k_: v for k_, v in DISCOVERY_PRESETS['cpu'].items()}, **kw, 'n_directions': k, 'seed': seed})['directions']
+
+CANDIDATE_SOURCES = {'discovery': _discovered, 'random': random_directions, 'pca': pca_directions, 'sefa': sefa_directions}
+
+def candidate_directions(G, source: str = 'discovery', k: int = 16, seed: int = 0, **discovery_kw) -> torch.Tensor:
+    "`k` unit candidate directions (k×latent_dim) from `source` in `CANDIDATE_SOURCES` (`discovery_kw`: `discover_directions` settings)."
     if source not in CANDIDATE_SOURCES: raise ValueError(f"candidate_directions: source must be one of {sorted(CANDIDATE_SOURCES)}, got {source!r}")
+    if source == 'discovery':
+        if discovery_kw.get('deformator', 'ortho') == 'ortho': k = min(k, G.latent_dim)
+        return _discovered(G, k, seed, **discovery_kw)
     k = min(k, G.latent_dim)
     return sefa_directions(G, k) if source == 'sefa' else CANDIDATE_SOURCES[source](G, k, seed=seed)
 
@@ -162,11 +272,12 @@ def _voynov_presets():
         base = {k: v for k, v in MELAS_KYRIAZI_PRESETS[p].items()
                 if k in ('generator_checkpoint', 'gan_arch', 'gan_preset', 'gan_steps', 'res', 'unet_steps',
                          'unet_batch_size', 'width', 'depth', 'unet_lr', 'input_size')}
-        search = dict(smoke=dict(n_candidates=4, affine_steps=10, affine_batch_size=2),
-                      cpu=dict(n_candidates=16, affine_steps=100, affine_batch_size=4),
-                      paper=dict(n_candidates=120, affine_steps=200, affine_batch_size=4))[p]
-        out[p] = dict(base, source='sefa', scale=5., top_frac=0.2, affine_lr=0.005, mask='lighting',
-                      filters=['size', 'histogram', 'components'], max_frac=0.5, min_ratio=0.2, min_change=0.02, **search)
+        search = dict(smoke=dict(affine_steps=10, affine_batch_size=2), cpu=dict(affine_steps=100, affine_batch_size=4),
+                      paper=dict(affine_steps=200, affine_batch_size=4))[p]
+        disc = {k: v for k, v in DISCOVERY_PRESETS[p].items() if k != 'n_directions'}
+        out[p] = dict(base, source='discovery', n_candidates=DISCOVERY_PRESETS[p]['n_directions'], **disc, scale=5., top_frac=0.2,
+                      affine_lr=0.005, mask='lighting', filters=list(DEFAULT_FILTERS), filter_rule='official', max_frac=0.5,
+                      min_ratio=0.2, min_change=0.02, top_up=p == 'smoke', max_tries=2 if p == 'smoke' else 25, **search)
     return out
 
 VOYNOV_PRESETS = _voynov_presets()
@@ -179,7 +290,9 @@ def _fit_voynov(train_ds, config, device, seed, out_dir, progress, name: str, ad
     t0 = time.perf_counter()
     G = generator_for(train_ds, config, device, seed, out_dir, progress)
     t1 = time.perf_counter()
-    cands = candidate_directions(G, config['source'], config['n_candidates'], seed=seed)
+    dkw = {k: config[k] for k in DISCOVERY_PRESETS['cpu'] if k != 'n_directions'} if config['source'] == 'discovery' else {}
+    if dkw: dkw.update(progress=progress, ckpt_path=None if out_dir is None else Path(out_dir) / f'{name}_discovery.train.pt')
+    cands = candidate_directions(G, config['source'], config['n_candidates'], seed=seed, **dkw)
     ranking = rank_directions(G, cands, scale=config['scale'], top_frac=config['top_frac'], seed=seed, progress=progress,
                               steps=config['affine_steps'], lr=config['affine_lr'], batch_size=config['affine_batch_size'])
     best = ranking[0]
@@ -196,10 +309,10 @@ def _fit_voynov(train_ds, config, device, seed, out_dir, progress, name: str, ad
     h = best['h'].to(dev)
     mask_fn = ((lambda z: lighting_masks(G, z, h)) if config['mask'] == 'lighting'
                else (lambda z: operator_masks(G, z, h, best['A'], best['b'])))
-    smp = SyntheticPairs(G, mask_fn, filters=config['filters'], max_frac=config['max_frac'], min_ratio=config['min_ratio'],
-                         min_change=config['min_change'], latents=latents)
+    smp = pairs_sampler(G, mask_fn, config, latents)
     seg = train_on_pairs(smp, config, device, seed, out_dir, progress, name)
     seg.G, seg.h, seg.ranking, seg.sampler_stats = G, best['h'], [{k: v for k, v in r.items() if k not in ('A', 'b', 'h')} for r in ranking], smp.stats
+    seg.candidates = cands
     seg.timings = dict(gan_seconds=t1 - t0, search_seconds=t2 - t1, segmenter_seconds=time.perf_counter() - t3)
     if adapt:
         seg.latents, seg.encoder_history = latents, E.history

@@ -17,6 +17,8 @@ from .gan import (StyleGenerator, GeneratorBase, register_generator, GENERATORS,
 from .unet import UNET_PRESETS
 from .methods import Segmenter, register_segmenter, register_method, PRESET_NAMES, train_unet_segmenter
 from .layered_gan import LatentEncoder, mean_ws, train_inversion_encoder
+from .latent_directions import FilterRejectionError
+from .planted import ColourSumRGB
 
 # %% auto #0
 __all__ = ['L4F_PAPER_SETTINGS', 'L4F_PRESETS', 'L4F_KEYS', 'L4F_FORMAT', 'LABELS4FREE_PRESETS', 'L4F_ABLATIONS',
@@ -47,9 +49,7 @@ class _DiscLayer(nn.Module):
         c = (0.6 + 0.4 * torch.sigmoid(w[:, 5:8]))[:, :, None, None]
         return torch.cat([d, (1 - d) * b, d * c], 1)
 
-class _DiscRGB(nn.Module):
-    "tRGB of `DiscStyleGenerator`: the sum of the colour channels (grey 0.5 for layer 0)."
-    def forward(self, f): return f[:, 1:4] + f[:, 4:7] if f.shape[1] == 7 else 0.5 * f[:, 1:2].expand(-1, 3, -1, -1)
+_DiscRGB = ColourSumRGB          # tRGB of `DiscStyleGenerator`: the sum of the colour channels (grey 0.5 for layer 0)
 
 @register_generator
 class DiscStyleGenerator(GeneratorBase):
@@ -283,13 +283,12 @@ L4F_PAPER_SETTINGS = {   # §4.6, per dataset
     'lsun_car':   dict(steps=250, lambda1=20., lambda2=20., psi=0.3, phi=0.25),
 }
 _L4F_COMMON = dict(layers=None, ssim_jump=1.2, bg_layer=None, bg_threshold=None, analysis_n=32, alpha_width=32, alpha_hidden=1, alpha_init=-2.,
-                   adv_weight=0.1, phi=0.25, psi_bg=1.0, r1_gamma=0.1, r1_every=4, d_init='scratch', real='generated',
-                   noise_mode='random')
+                   adv_weight=0.1, phi=0.25, psi_bg=1.0, r1_gamma=1.25, r1_every=16, d_init='scratch', real='data',
+                   noise_mode='random')   # R1: the released code's 10/2 every 16 on [−1,1] images = 1.25 on our [0,1] input
 L4F_PRESETS = {
-    'paper': dict(_L4F_COMMON, **L4F_PAPER_SETTINGS['lsun_horse'], batch_size=8, lr=2e-4, d_ch_base=4096, d_ch_max=128,
-                  real='data'),   # the paper's D sees the generator's training images
-    'cpu':   dict(_L4F_COMMON, steps=600, lambda1=3., lambda2=3., psi=1.0, phi=0.1, batch_size=8, lr=2e-3, alpha_width=16,
-                  d_ch_base=512, d_ch_max=32),
+    'paper': dict(_L4F_COMMON, **L4F_PAPER_SETTINGS['lsun_horse'], batch_size=8, lr=2e-4, d_ch_base=4096, d_ch_max=128),
+    'cpu':   dict(_L4F_COMMON, steps=1000, lambda1=3., lambda2=3., psi=1.0, phi=0.25, batch_size=8, lr=2e-4, alpha_width=16,
+                  d_ch_base=512, d_ch_max=32),    # the paper's optimiser values and D input; small A and D
     'smoke': dict(_L4F_COMMON, steps=4, lambda1=3., lambda2=3., psi=1.0, phi=0.1, batch_size=4, lr=2e-3, alpha_width=8,
                   analysis_n=8, d_ch_base=128, d_ch_max=16),
 }
@@ -439,11 +438,11 @@ def alpha_stats(m: Labels4Free, n: int = 256, seed: int = 0, batch_size: int = 6
 class AlphaPairs:
     "Sampler `(batch_size, generator) -> (G(z), [A(z) > threshold])`; masks outside [min_area, max_area] are rejected."
     def __init__(self, m: Labels4Free, threshold: float = 0.5, min_area: float = 0.02, max_area: float = 0.9,
-                 psi: float | None = None, oversample: float = 1.5, max_tries: int = 5, keep_rejected: int = 8):
+                 psi: float | None = None, oversample: float = 1.5, max_tries: int = 5, keep_rejected: int = 8, top_up: bool = False):
         if not 0 <= min_area < max_area <= 1: raise ValueError(f"AlphaPairs: need 0 <= min_area < max_area <= 1, got {min_area}, {max_area}")
         self.m, self.threshold, self.min_area, self.max_area, self.psi = m, threshold, min_area, max_area, psi
-        self.oversample, self.max_tries, self.keep_rejected = oversample, max_tries, keep_rejected
-        self.stats = {'drawn': 0, 'kept': 0, 'too_small': 0, 'too_large': 0, 'fallback_batches': 0}
+        self.oversample, self.max_tries, self.keep_rejected, self.top_up = oversample, max_tries, keep_rejected, bool(top_up)
+        self.stats = {'drawn': 0, 'kept': 0, 'too_small': 0, 'too_large': 0, 'top_up_batches': 0, 'topped_up': 0}
         self.rejected = {'image': [], 'mask': []}
     def __call__(self, batch_size: int, generator: torch.Generator):
         xs, ms, n = [], [], 0
@@ -459,12 +458,14 @@ class AlphaPairs:
                 self.rejected['image'] += list(x[~ok][:room].cpu()); self.rejected['mask'] += list(M[~ok][:room].cpu())
             xs.append(x[ok]); ms.append(mk[ok]); n += int(ok.sum())
             if n >= batch_size: break
-        if n < batch_size:                                            # too few survived: top up with unfiltered pairs
-            if not self.stats['fallback_batches']:
-                warnings.warn(f"AlphaPairs: only {n} of {batch_size} samples have a mask area in [{self.min_area}, {self.max_area}] "
-                              f"after {self.max_tries} tries; topping up with unfiltered pairs (see .stats; the alpha network "
-                              "may have reached a trivial solution)", stacklevel=2)
-            self.stats['fallback_batches'] += 1; xs.append(x); ms.append(mk)
+        if n < batch_size:
+            d = max(self.stats['drawn'], 1)
+            msg = (f"AlphaPairs: only {n} of {batch_size} samples have a mask area in [{self.min_area}, {self.max_area}] after "
+                   f"{self.max_tries} tries; so far {self.stats['too_small'] / d:.0%} too small, {self.stats['too_large'] / d:.0%} too large "
+                   f"of {self.stats['drawn']} (the alpha network may have reached a trivial solution; see rejected_figure)")
+            if not self.top_up: raise FilterRejectionError(msg + "; pass top_up=True to fill batches with unfiltered pairs")
+            if not self.stats['top_up_batches']: warnings.warn(msg + '; topping up with UNFILTERED pairs (top_up=True)', stacklevel=2)
+            self.stats['top_up_batches'] += 1; self.stats['topped_up'] += batch_size - n; xs.append(x); ms.append(mk)
         self.stats['kept'] += min(n, batch_size)
         return torch.cat(xs)[:batch_size].cpu(), torch.cat(ms)[:batch_size].cpu()
 
@@ -547,7 +548,7 @@ def _method_presets():
     out = {}
     for p in PRESET_NAMES:
         U = UNET_PRESETS[p]
-        out[p] = dict(gan_checkpoint=None, **gan[p], **L4F_PRESETS[p], threshold=0.5, min_area=0.02, max_area=0.9,
+        out[p] = dict(gan_checkpoint=None, **gan[p], **L4F_PRESETS[p], threshold=0.5, min_area=0.02, max_area=0.9, top_up=p == 'smoke',
                       unet_steps=U['steps'], unet_batch_size=U['batch_size'], width=U['width'], depth=U['depth'], unet_lr=1e-3,
                       input_size=gan[p]['res'], **enc[p], perc_weight=1.)
     return out
@@ -570,7 +571,7 @@ def fit_labels4free(train_ds, config, *, device, seed, out_dir, progress):
     "Generator → Labels4Free (§3) → U-Net on rejection-filtered synthetic pairs → `UNetSegmenter`."
     m, D_gan, tm = fit_l4f_model(train_ds, config, device, seed, out_dir, progress)
     t = time.perf_counter()
-    pairs = AlphaPairs(m, config['threshold'], config['min_area'], config['max_area'])
+    pairs = AlphaPairs(m, config['threshold'], config['min_area'], config['max_area'], top_up=config['top_up'])
     seg = train_unet_segmenter(pairs, width=config['width'], depth=config['depth'], input_size=config['input_size'],
                                steps=config['unet_steps'], batch_size=config['unet_batch_size'], lr=config['unet_lr'],
                                device=device, seed=seed, progress=progress,

@@ -19,11 +19,13 @@ from .unet import UNET_PRESETS
 from .methods import UNetSegmenter, register_method, PRESET_NAMES, train_unet_segmenter
 
 # %% auto #0
-__all__ = ['PRIORS', 'DIRECTION_PRESETS', 'MASK_MODES', 'FILTERS', 'MELAS_KYRIAZI_PRESETS', 'DiscGenerator', 'render', 'sobel',
-           'sobel_loss', 'radial_prior', 'brightness_loss', 'direction_loss', 'find_direction', 'direction_stability',
-           'direction_masks', 'size_filter', 'histogram_filter', 'component_filter', 'brightness_filter', 'refine',
-           'SyntheticPairs', 'generator_for', 'train_on_pairs', 'fit_melas_kyriazi', 'direction_figure',
-           'direction_explorer']
+__all__ = ['LOSS_FORMS', 'PRIORS', 'OFFICIAL_PRIOR_SCALE', 'DIRECTION_PRESETS', 'DIRECTION_KEYS', 'MASK_MODES', 'FILTER_RULES',
+           'FILTERS', 'DEFAULT_FILTERS', 'MELAS_KYRIAZI_PRESETS', 'DiscGenerator', 'render', 'sobel', 'sobel_loss',
+           'sobel_magnitude', 'edge_loss', 'radial_prior', 'prior_map', 'brightness_loss', 'direction_loss',
+           'find_direction', 'direction_stability', 'direction_masks', 'size_filter', 'histogram_filter',
+           'component_filter', 'brightness_filter', 'refine', 'FilterRejectionError', 'rejection_report',
+           'SyntheticPairs', 'generator_for', 'train_on_pairs', 'pairs_sampler', 'melas_directions',
+           'fit_melas_kyriazi', 'direction_figure', 'direction_explorer']
 
 # %% ../nbs/10_latent_directions.ipynb #fe092ac6
 @register_generator
@@ -72,47 +74,92 @@ def sobel_loss(x: torch.Tensor, x_shift: torch.Tensor) -> torch.Tensor:
     "Edge-consistency loss L_s (Melas-Kyriazi et al. §3.1): mean squared difference of the Sobel energies."
     return (sobel(x_shift) - sobel(x)).pow(2).flatten(1).mean(1).mean()
 
+def sobel_magnitude(y: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    "Gradient magnitude √(gx² + gy² + eps) of B×1×H×W maps with the unit-sum Sobel kernel g/8 and replicated borders."
+    if y.ndim != 4 or y.shape[1] != 1: raise ValueError(f"sobel_magnitude: expected B×1×H×W, got {tuple(y.shape)}")
+    k = (torch.stack([_GX, _GX.T]) / 8).to(y)[:, None]
+    r = F.conv2d(F.pad(y, (1, 1, 1, 1), mode='replicate'), k)
+    return (r.pow(2).sum(1, keepdim=True) + eps).sqrt()
+
+LOSS_FORMS = ('official', 'printed')
+
+def _pm(x): return x * 2 - 1                                          # [0,1] → the GAN range [−1,1]
+
+def edge_loss(x: torch.Tensor, x_shift: torch.Tensor, loss_form: str = 'official') -> torch.Tensor:
+    "L_s on [0,1] images, computed on their [−1,1] form: grey Sobel magnitudes ('official', the released code) or Eq. energies ('printed')."
+    if loss_form == 'official': return (sobel_magnitude(to_gray(_pm(x_shift))) - sobel_magnitude(to_gray(_pm(x)))).pow(2).mean()
+    if loss_form == 'printed': return sobel_loss(_pm(x), _pm(x_shift))
+    raise ValueError(f"edge_loss: loss_form must be one of {LOSS_FORMS}, got {loss_form!r}")
+
 # %% ../nbs/10_latent_directions.ipynb #ab021dbd
-def radial_prior(H: int, W: int, device=None) -> torch.Tensor:
-    "H×W radial prior r: 1 at the centre, −1 at the corners (Melas-Kyriazi et al. §3.1, α = ¼√((H−1)²+(W−1)²))."
+def radial_prior(H: int, W: int, device=None, centred: bool = False) -> torch.Tensor:
+    "H×W radial prior r: 1 at the centre, −1 at the corners (Melas-Kyriazi et al. §3.1, α = ¼√((H−1)²+(W−1)²)); `centred`: r − mean(r)."
     i = torch.arange(1, H + 1, dtype=torch.float32, device=device)[:, None]
     j = torch.arange(1, W + 1, dtype=torch.float32, device=device)[None]
     alpha = 0.25 * math.sqrt((H - 1) ** 2 + (W - 1) ** 2)
-    return 1 - ((i - (H + 1) / 2) ** 2 + (j - (W + 1) / 2) ** 2).sqrt() / max(alpha, 1e-8)
+    r = 1 - ((i - (H + 1) / 2) ** 2 + (j - (W + 1) / 2) ** 2).sqrt() / max(alpha, 1e-8)
+    return r - r.mean() if centred else r
 
-PRIORS = ('radial', 'variance')
+PRIORS = ('radial', 'radial_printed', 'variance')
+OFFICIAL_PRIOR_SCALE = 2 * math.sqrt(2)      # the released code's 4·(distance − mean) in [−1,1] coordinates = 2√2·(r − r̄)
 
-def brightness_loss(x: torch.Tensor, prior: str = 'radial') -> torch.Tensor:
-    "L_c: −⟨x, r⟩ per pixel summed over channels ('radial', Eq. 1), or −Var(gray x) ('variance', App. A.3)."
-    if prior == 'radial': return -(x * radial_prior(*x.shape[-2:], device=x.device)).sum(1).mean((1, 2)).mean()
-    if prior == 'variance': return -to_gray(x).flatten(1).var(1).mean()
-    raise ValueError(f"brightness_loss: prior must be one of {PRIORS}, got {prior!r}")
+def prior_map(H: int, W: int, prior: str = 'radial', loss_form: str = 'official', device=None) -> torch.Tensor:
+    "The map ⟨·, r⟩ uses: centred ('radial') or printed ('radial_printed') r, ×2√2 for the 'official' loss form."
+    if prior not in ('radial', 'radial_printed'): raise ValueError(f"prior_map: prior must be 'radial' or 'radial_printed', got {prior!r}")
+    if loss_form not in LOSS_FORMS: raise ValueError(f"prior_map: loss_form must be one of {LOSS_FORMS}, got {loss_form!r}")
+    r = radial_prior(H, W, device, centred=prior == 'radial')
+    return OFFICIAL_PRIOR_SCALE * r if loss_form == 'official' else r
+
+def brightness_loss(x: torch.Tensor, prior: str = 'radial', loss_form: str = 'official') -> torch.Tensor:
+    "L_c of [0,1] images on their [−1,1] form: −⟨x, r⟩ per pixel (grey for 'official', channel sum for 'printed'), or −Var(gray x)."
+    if prior not in PRIORS: raise ValueError(f"brightness_loss: prior must be one of {PRIORS}, got {prior!r}")
+    if loss_form not in LOSS_FORMS: raise ValueError(f"brightness_loss: loss_form must be one of {LOSS_FORMS}, got {loss_form!r}")
+    y = _pm(x)
+    if prior == 'variance': return -to_gray(y).flatten(1).var(1).mean()
+    v = to_gray(y) if loss_form == 'official' else y.sum(1, keepdim=True)
+    return -(v * prior_map(*x.shape[-2:], prior, loss_form, x.device)).mean((1, 2, 3)).mean()
 
 # %% ../nbs/10_latent_directions.ipynb #c03b843e
+_OFFICIAL = dict(lam=5., eps=2., eps_std=0.5, eps_min=0.1, eps_per_coord=True, lr=5e-3, prior='radial',
+                 loss_form='official', renormalise=True)
 DIRECTION_PRESETS = {
-    'paper':    dict(steps=1000, lr=0.05, lam=5., eps=2., eps_std=0., batch_size=32, prior='radial'),
-    'official': dict(steps=300, lr=5e-3, lam=5., eps=2., eps_std=0.5, batch_size=32, prior='radial'),
-    'cpu':      dict(steps=150, lr=0.05, lam=5., eps=2., eps_std=0., batch_size=8, prior='radial'),
-    'smoke':    dict(steps=10, lr=0.05, lam=5., eps=2., eps_std=0., batch_size=4, prior='radial'),
+    'official': dict(_OFFICIAL, steps=300, batch_size=32),
+    'paper':    dict(steps=1000, lr=0.05, lam=5., eps=2., eps_std=0., eps_min=0., eps_per_coord=False, batch_size=32,
+                     prior='radial_printed', loss_form='printed', renormalise=False),
+    'cpu':      dict(_OFFICIAL, steps=200, batch_size=8),
+    'smoke':    dict(_OFFICIAL, steps=10, batch_size=4),
 }
+DIRECTION_KEYS = tuple(DIRECTION_PRESETS['official'])
 
-def direction_loss(G, z, v, eps, lam: float, prior: str = 'radial'):
-    "L = λ·L_c + L_s (Melas-Kyriazi et al. Eq. 1) for unit `v`, shift(s) `eps` (scalar or B); returns (L, L_c, L_s)."
-    eps = torch.as_tensor(eps, dtype=z.dtype, device=z.device).reshape(-1, 1)
+def _shift(v, eps):
+    "The latent shift ε·v for ε a scalar, a B-vector (one length per sample) or B×d (one per coordinate)."
+    e = torch.as_tensor(eps, dtype=v.dtype, device=v.device)
+    return (e.reshape(-1, 1) if e.ndim <= 1 else e) * v[None]
+
+def direction_loss(G, z, v, eps, lam: float, prior: str = 'radial', loss_form: str = 'official'):
+    "L = λ·L_c + L_s (Melas-Kyriazi et al. Eq. 1) for unit `v`, shift(s) `eps` (scalar, B or B×d); returns (L, L_c, L_s)."
     with torch.no_grad(): x = render(G, z)
-    xs = render(G, z + eps * v[None])
-    lc, ls = brightness_loss(xs, prior), sobel_loss(x, xs)
+    xs = render(G, z + _shift(v, eps))
+    lc, ls = brightness_loss(xs, prior, loss_form), edge_loss(x, xs, loss_form)
     return lam * lc + ls, lc, ls
 
-def find_direction(G, lam: float = 5., eps: float = 2., eps_std: float = 0., steps: int = 1000, lr: float = 0.05,
-                   batch_size: int = 32, prior: str = 'radial', seed: int = 0, init: torch.Tensor | None = None,
-                   device=None, progress: bool = True, return_history: bool = False):
+def _draw_eps(n, d, eps, eps_std, eps_min, per_coord, g):
+    "Shift lengths: fixed ε (n), or N(ε, eps_std) clipped at eps_min, one per sample (n) or per coordinate (n×d)."
+    if eps_std <= 0: return torch.full((n,), float(eps))
+    e = (eps + eps_std * torch.randn(n, d if per_coord else 1, generator=g)).clamp(min=eps_min)
+    return e if per_coord else e[:, 0]
+
+def find_direction(G, lam: float = 5., eps: float = 2., eps_std: float = 0.5, eps_min: float = 0.1,
+                   eps_per_coord: bool = True, steps: int = 300, lr: float = 5e-3, batch_size: int = 32,
+                   prior: str = 'radial', loss_form: str = 'official', renormalise: bool = True, seed: int = 0,
+                   init: torch.Tensor | None = None, device=None, progress: bool = True, return_history: bool = False):
     "Unit latent direction minimising λL_c + L_s (Eq. 1) with Adam; λ > 0 → v_l (foreground lighter), λ < 0 → v_d."
     if steps < 0 or batch_size < 1: raise ValueError(f"find_direction: need steps ≥ 0 and batch_size ≥ 1, got {steps}, {batch_size}")
     if prior not in PRIORS: raise ValueError(f"find_direction: prior must be one of {PRIORS}, got {prior!r}")
+    if loss_form not in LOSS_FORMS: raise ValueError(f"find_direction: loss_form must be one of {LOSS_FORMS}, got {loss_form!r}")
     dev = get_device(device) if device is not None else next((p.device for p in G.parameters()), torch.device('cpu'))
     g = torch.Generator().manual_seed(seed)
-    u = (torch.randn(G.latent_dim, generator=g) if init is None else torch.as_tensor(init, dtype=torch.float32).clone())
+    u = (0.1 * torch.randn(G.latent_dim, generator=g) if init is None else torch.as_tensor(init, dtype=torch.float32).clone())
     if u.shape != (G.latent_dim,): raise ValueError(f"find_direction: init must have shape ({G.latent_dim},), got {tuple(u.shape)}")
     u = u.to(dev).requires_grad_(True)
     opt, hist = torch.optim.Adam([u], lr=lr), []
@@ -120,9 +167,11 @@ def find_direction(G, lam: float = 5., eps: float = 2., eps_std: float = 0., ste
     try:
         for _ in tqdm(range(steps), disable=not progress, desc=f'direction λ={lam:g}', leave=False):
             z = G.sample_latents(batch_size, generator=g, device='cpu').to(dev)
-            e = eps + eps_std * torch.randn(batch_size, generator=g) if eps_std > 0 else torch.full((batch_size,), float(eps))
-            loss, lc, ls = direction_loss(G, z, u / u.norm(), e.to(dev), lam, prior)
+            e = _draw_eps(batch_size, G.latent_dim, eps, eps_std, eps_min, eps_per_coord, g)
+            loss, lc, ls = direction_loss(G, z, u / u.norm(), e.to(dev), lam, prior, loss_form)
             opt.zero_grad(); loss.backward(); opt.step()
+            if renormalise:
+                with torch.no_grad(): u /= u.norm()
             hist.append((loss.item(), lc.item(), ls.item()))
     finally:
         for p, r in zip(G.parameters(), req): p.requires_grad_(r)
@@ -144,8 +193,8 @@ def direction_stability(G, n_inits: int = 10, **kwargs) -> dict:
 MASK_MODES = ('both', 'light', 'dark')
 
 @torch.no_grad()
-def direction_masks(G, z, v_l=None, v_d=None, eps: float = 2., mode: str = 'both') -> dict:
-    "Masks from latent shifts (Melas-Kyriazi et al. Eq. 2 'both', Eq. 3 'light'/'dark'); dict image/mask/diff/shifted."
+def direction_masks(G, z, v_l=None, v_d=None, eps: float = 5., mode: str = 'both') -> dict:
+    "Masks from latent shifts (Melas-Kyriazi et al. Eq. 2 'both', Eq. 3 'light'/'dark'); dict image/mask/diff/shifted/parts."
     need = {'both': (v_l, v_d), 'light': (v_l,), 'dark': (v_d,)}
     if mode not in need: raise ValueError(f"direction_masks: mode must be one of {MASK_MODES}, got {mode!r}")
     if any(v is None for v in need[mode]): raise ValueError(f"direction_masks: mode {mode!r} needs " + ('v_l and v_d' if mode == 'both' else f"v_{mode[0]}"))
@@ -153,76 +202,103 @@ def direction_masks(G, z, v_l=None, v_d=None, eps: float = 2., mode: str = 'both
     sh = lambda v: render(G, z + eps * v.to(z)[None])
     hi = sh(v_l) if mode in ('both', 'light') else x
     lo = sh(v_d) if mode in ('both', 'dark') else x
-    diff = to_gray(hi) - to_gray(lo)
-    return dict(image=x, mask=(diff > 0).float(), diff=diff, shifted=hi if mode != 'dark' else lo)
+    gx, ghi, glo = to_gray(x), to_gray(hi), to_gray(lo)
+    diff = ghi - glo
+    parts = ([dict(mask=(ghi > gx).float(), shifted=hi), dict(mask=(gx > glo).float(), shifted=lo)] if mode == 'both'
+             else [dict(mask=(diff > 0).float(), shifted=hi if mode == 'light' else lo)])
+    return dict(image=x, mask=(diff > 0).float(), diff=diff, shifted=hi if mode != 'dark' else lo, parts=parts)
 
 # %% ../nbs/10_latent_directions.ipynb #14514a45
+FILTER_RULES = ('official', 'text')
+
 def size_filter(masks: torch.Tensor, max_frac: float = 0.5) -> torch.Tensor:
     "Keep masks covering at most `max_frac` of the image (Voynov et al. §3.3)."
     return masks.flatten(1).mean(1) <= max_frac
 
-def _smoothed_hist(g: torch.Tensor, bins: int, window: int) -> torch.Tensor:
+def _smoothed_hist(g: torch.Tensor, bins: int, window: int, average: bool = True) -> torch.Tensor:
     h = torch.stack([torch.histc(s.float(), bins=bins, min=0., max=1.) for s in g.flatten(1).cpu()])
-    k = torch.ones(1, 1, window) / window
+    k = torch.ones(1, 1, window)
     num = F.conv1d(F.pad(h[:, None], (window // 2, window // 2)), k)[:, 0]
+    if not average: return num                                          # moving sum, zero-padded (the code)
     den = F.conv1d(F.pad(torch.ones(1, 1, bins), (window // 2, window // 2)), k)[0, 0]
-    return num / den                                                   # average over the bins that exist
+    return num / den                                                   # average over the bins that exist (the text)
 
-def histogram_filter(shifted: torch.Tensor, bins: int = 12, window: int = 3) -> torch.Tensor:
-    "Keep images whose smoothed grey histogram has local maxima only in the first/last bin (Voynov et al. §3.3)."
-    h = _smoothed_hist(to_gray(shifted.clamp(0, 1)), bins, window)
+def histogram_filter(shifted: torch.Tensor, bins: int = 12, window: int = 3, rule: str = 'official') -> torch.Tensor:
+    "Voynov et al. §3.3 on the shifted images: ≥ 2 local maxima of the colour histogram ('official'), or maxima only at the ends of the grey one ('text')."
+    if rule not in FILTER_RULES: raise ValueError(f"histogram_filter: rule must be one of {FILTER_RULES}, got {rule!r}")
+    x = shifted.clamp(0, 1)
+    if rule == 'official':
+        h = _smoothed_hist(x, bins, window, average=False)
+        ge_l = torch.cat([torch.ones_like(h[:, :1], dtype=torch.bool), h[:, 1:] >= h[:, :-1]], 1)
+        ge_r = torch.cat([h[:, :-1] >= h[:, 1:], torch.ones_like(h[:, :1], dtype=torch.bool)], 1)
+        return ((ge_l & ge_r).sum(1) >= 2).to(shifted.device)
+    h = _smoothed_hist(to_gray(x), bins, window)
     left = torch.cat([torch.full_like(h[:, :1], -1.), h[:, :-1]], 1)
     right = torch.cat([h[:, 1:], torch.full_like(h[:, :1], -1.)], 1)
     peak = (h > left) & (h >= right) & (h > 0)
     return ~peak[:, 1:-1].any(1).to(shifted.device)
 
-def component_filter(masks: torch.Tensor, min_ratio: float = 0.2) -> torch.Tensor:
-    "Remove 4-connected foreground components smaller than `min_ratio` × the largest one (Voynov et al. §3.3)."
+def component_filter(masks: torch.Tensor, min_ratio: float = 0.2, rule: str = 'official') -> torch.Tensor:
+    "Drop foreground components small against the largest: 8-connected, keep > ratio ('official'); 4-connected, drop < ratio ('text')."
+    if rule not in FILTER_RULES: raise ValueError(f"component_filter: rule must be one of {FILTER_RULES}, got {rule!r}")
+    structure = np.ones((3, 3)) if rule == 'official' else None
     out = masks.clone()
     for i, m in enumerate(masks[:, 0].cpu().numpy() > .5):
-        lab, n = ndimage.label(m)
+        lab, n = ndimage.label(m, structure=structure)
         if n < 2: continue
         sizes = np.bincount(lab.ravel())[1:]
-        small = np.flatnonzero(sizes < min_ratio * sizes.max()) + 1
+        small = np.flatnonzero(sizes <= min_ratio * sizes.max() if rule == 'official' else sizes < min_ratio * sizes.max()) + 1
         out[i, 0][torch.from_numpy(np.isin(lab, small)).to(masks.device)] = 0
     return out
 
 def brightness_filter(diff: torch.Tensor, min_change: float = 0.02) -> torch.Tensor:
-    "Keep samples whose latent shift changes the grey image by at least `min_change` on average (Melas-Kyriazi et al. §3.2.1)."
+    "Keep samples whose latent shift changes the grey image by at least `min_change` on average (ours; off by default)."
     return diff.abs().flatten(1).mean(1) >= min_change
 
 # %% ../nbs/10_latent_directions.ipynb #d00e7eee
 FILTERS = ('size', 'histogram', 'components', 'brightness')
+DEFAULT_FILTERS = ('components', 'size', 'histogram')
 
-def refine(out: dict, filters=('size', 'components', 'brightness'), max_frac: float = 0.5, min_ratio: float = 0.2,
-           min_change: float = 0.02, bins: int = 12, window: int = 3):
-    "Apply `filters` to the output of `direction_masks`; returns (masks, keep, {filter: n rejected})."
+def refine(out: dict, filters=DEFAULT_FILTERS, max_frac: float = 0.5, min_ratio: float = 0.2, min_change: float = 0.02,
+           bins: int = 12, window: int = 3, rule: str = 'official'):
+    "Apply `filters` to the output of `direction_masks` (size/histogram on every part); returns (masks, keep, {filter: n rejected})."
     bad = [f for f in filters if f not in FILTERS]
     if bad: raise ValueError(f"refine: unknown filter(s) {bad}; choose from {FILTERS}")
+    if rule not in FILTER_RULES: raise ValueError(f"refine: rule must be one of {FILTER_RULES}, got {rule!r}")
+    parts = out.get('parts') or [dict(mask=out['mask'], shifted=out['shifted'])]
     masks, keep = out['mask'], torch.ones(len(out['mask']), dtype=torch.bool, device=out['mask'].device)
     counts = {}
     for f in filters:
         if f == 'components':
-            masks = component_filter(masks, min_ratio); ok = masks.flatten(1).sum(1) > 0
-        elif f == 'size': ok = size_filter(masks, max_frac)
-        elif f == 'histogram': ok = histogram_filter(out['shifted'], bins, window)
+            masks = component_filter(masks, min_ratio, rule); ok = masks.flatten(1).sum(1) > 0
+        elif f == 'size': ok = torch.stack([size_filter(p['mask'], max_frac) for p in parts]).all(0)
+        elif f == 'histogram': ok = torch.stack([histogram_filter(p['shifted'], bins, window, rule) for p in parts]).all(0)
         else: ok = brightness_filter(out['diff'], min_change)
         counts[f] = int((keep & ~ok).sum()); keep = keep & ok
     return masks, keep, counts
 
 # %% ../nbs/10_latent_directions.ipynb #9da09b61
+class FilterRejectionError(RuntimeError):
+    "The mask filters rejected too many generated samples to fill a batch."
+
+def rejection_report(stats: dict, filters) -> str:
+    "'size 92 % (…/…), histogram 3 % …': each filter's rejections as a share of the samples drawn."
+    n = max(stats.get('drawn', 0), 1)
+    return ', '.join(f"{f} {stats.get(f, 0) / n:.0%} ({stats.get(f, 0)}/{stats.get('drawn', 0)})" for f in filters) or 'no filters'
+
 class SyntheticPairs:
     "Sampler `(batch_size, generator) -> (images, masks)` of refined generated pairs; `stats` counts rejections."
-    def __init__(self, G, mask_fn, filters=('size', 'components', 'brightness'), oversample: float = 2.,
-                 max_tries: int = 5, device=None, latents=None, pool: int | None = None, pool_seed: int = 0,
-                 progress: bool = False, **filter_kw):
+    def __init__(self, G, mask_fn, filters=DEFAULT_FILTERS, oversample: float = 2., max_tries: int = 25, top_up: bool = False,
+                 device=None, latents=None, pool: int | None = None, pool_seed: int = 0, progress: bool = False, **filter_kw):
         self.G, self.mask_fn, self.filters, self.oversample, self.max_tries = G, mask_fn, tuple(filters), oversample, max_tries
+        self.top_up = bool(top_up)
         self.filter_kw, self.dev = filter_kw, device if device is not None else next((p.device for p in G.parameters()), 'cpu')
         if latents is not None and not callable(latents): raise TypeError(f"SyntheticPairs: latents must be a callable (n, generator) -> z, got {type(latents).__name__}")
+        if max_tries < 1: raise ValueError(f"SyntheticPairs: max_tries must be ≥ 1, got {max_tries}")
         self.latents = latents
         refine({'mask': torch.zeros(1, 1, 4, 4), 'diff': torch.zeros(1, 1, 4, 4), 'shifted': torch.zeros(1, 3, 4, 4)},
-               self.filters)                                           # validates the filter names now
-        self.stats = {'drawn': 0, 'kept': 0, 'fallback_batches': 0, **{f: 0 for f in self.filters}}
+               self.filters, **filter_kw)                              # validates the filter names and settings now
+        self.stats = {'drawn': 0, 'kept': 0, 'top_up_batches': 0, 'topped_up': 0, **{f: 0 for f in self.filters}}
         self.pool = None
         if pool is not None:
             if int(pool) != pool or pool < 1: raise ValueError(f"SyntheticPairs: pool must be a positive integer or None, got {pool!r}")
@@ -237,18 +313,26 @@ class SyntheticPairs:
         return z.to(self.dev)
 
     def draw(self, batch_size: int, generator: torch.Generator):
-        "A fresh batch: sample latents, make masks, refine, over-sample until `batch_size` survive (else top up unfiltered)."
-        xs, ms, n = [], [], 0
+        "A fresh batch: sample latents, make masks, refine, over-sample until `batch_size` survive (else error, or top up if asked)."
+        xs, ms, n, drawn, rej = [], [], 0, 0, {f: 0 for f in self.filters}
         for _ in range(self.max_tries):
             z = self.sample_latents(max(batch_size, int(math.ceil(batch_size * self.oversample))), generator)
             out = self.mask_fn(z)
             masks, keep, counts = refine(out, self.filters, **self.filter_kw)
-            self.stats['drawn'] += len(z)
-            for k, v in counts.items(): self.stats[k] += v
+            drawn += len(z)
+            for k, v in counts.items(): rej[k] += v
             xs.append(out['image'][keep]); ms.append(masks[keep]); n += int(keep.sum())
             if n >= batch_size: break
-        if n < batch_size:                                              # too little survived: top up unfiltered
-            self.stats['fallback_batches'] += 1
+        self.stats['drawn'] += drawn
+        for k, v in rej.items(): self.stats[k] += v
+        if n < batch_size:
+            msg = (f"SyntheticPairs: only {n} of {batch_size} samples passed the filters in {self.max_tries} tries "
+                   f"({drawn} drawn); rejected by {rejection_report({'drawn': drawn, **rej}, self.filters)}")
+            if not self.top_up:
+                raise FilterRejectionError(msg + ". Check the direction (a figure of G(z), G(z+εv) and the masks), loosen or drop "
+                                           "the filters, or pass top_up=True to fill batches with unfiltered masks.")
+            if not self.stats['top_up_batches']: warnings.warn(msg + '; topping up with UNFILTERED masks (top_up=True)', stacklevel=2)
+            self.stats['top_up_batches'] += 1; self.stats['topped_up'] += batch_size - n
             xs.append(out['image']); ms.append(out['mask'])
         x, m = torch.cat(xs)[:batch_size], torch.cat(ms)[:batch_size]
         self.stats['kept'] += min(n, batch_size)
@@ -287,14 +371,14 @@ def generator_for(train_ds, config: dict, device=None, seed: int = 0, out_dir=No
 def _ld_presets():
     gan = {'smoke': dict(gan_preset='smoke', gan_steps=20, res=32), 'cpu': dict(gan_preset='cpu', gan_steps=GAN_PRESETS['cpu']['steps'], res=64),
            'paper': dict(gan_preset='paper', gan_steps=20_000, res=128)}
-    dirs = {'smoke': 'smoke', 'cpu': 'cpu', 'paper': 'paper'}
+    dirs = {'smoke': 'smoke', 'cpu': 'cpu', 'paper': 'official'}
     out = {}
     for p in PRESET_NAMES:
         U = UNET_PRESETS[p]
         out[p] = dict(generator_checkpoint=None, gan_arch='stylegan', **gan[p], **DIRECTION_PRESETS[dirs[p]],
-                      mask_mode='both', filters=['size', 'components', 'brightness'], max_frac=0.5, min_ratio=0.2,
-                      min_change=0.02, unet_steps=U['steps'], unet_batch_size=U['batch_size'], width=U['width'],
-                      depth=U['depth'], unet_lr=1e-3, input_size=gan[p]['res'])
+                      mask_eps=5., mask_mode='both', filters=list(DEFAULT_FILTERS), filter_rule='official', max_frac=0.5,
+                      min_ratio=0.2, min_change=0.02, top_up=p == 'smoke', max_tries=2 if p == 'smoke' else 25, unet_steps=U['steps'],
+                      unet_batch_size=U['batch_size'], width=U['width'], depth=U['depth'], unet_lr=1e-3, input_size=gan[p]['res'])
     return out
 
 MELAS_KYRIAZI_PRESETS = _ld_presets()
@@ -306,23 +390,32 @@ def train_on_pairs(sampler, config, device, seed, out_dir, progress, name):
                                 device=device, seed=seed, progress=progress,
                                 ckpt_path=None if out_dir is None else Path(out_dir) / f'{name}_unet.train.pt')
 
+def pairs_sampler(G, mask_fn, config, latents=None) -> SyntheticPairs:
+    "The `SyntheticPairs` of a method's `config` (filters, their rule and settings, top-up policy)."
+    return SyntheticPairs(G, mask_fn, filters=config['filters'], max_tries=config['max_tries'], top_up=config['top_up'],
+                          latents=latents, max_frac=config['max_frac'], min_ratio=config['min_ratio'],
+                          min_change=config['min_change'], rule=config['filter_rule'])
+
+def melas_directions(G, config, seed: int = 0, progress: bool = False) -> tuple:
+    "(v_l, v_d) of `config` (either None when `mask_mode` does not need it): Eq. (1) with λ and −λ, seeds `seed`, `seed`+1."
+    kw = {k: config[k] for k in DIRECTION_KEYS if k != 'lam'}
+    v_l = find_direction(G, lam=abs(config['lam']), seed=seed, progress=progress, **kw) if config['mask_mode'] != 'dark' else None
+    v_d = find_direction(G, lam=-abs(config['lam']), seed=seed + 1, progress=progress, **kw) if config['mask_mode'] != 'light' else None
+    return v_l, v_d
+
 @register_method('melas_kyriazi', MELAS_KYRIAZI_PRESETS, paper='Melas-Kyriazi et al. ICLR 2022',
-                 description='latent directions v_l/v_d from Sobel consistency + radial brightness prior; U-Net on refined pairs')
+                 description='latent directions v_l/v_d from Sobel consistency + centred radial prior; U-Net on refined pairs')
 def fit_melas_kyriazi(train_ds, config, *, device, seed, out_dir, progress):
     "Generator (trained or loaded) → v_l, v_d (Eq. 1) → masks (Eq. 2/3) + filters → U-Net → `UNetSegmenter`."
     t0 = time.perf_counter()
     G = generator_for(train_ds, config, device, seed, out_dir, progress)
     t1 = time.perf_counter()
-    kw = dict(eps=config['eps'], eps_std=config['eps_std'], steps=config['steps'], lr=config['lr'],
-              batch_size=config['batch_size'], prior=config['prior'], progress=progress)
-    v_l = find_direction(G, lam=abs(config['lam']), seed=seed, **kw) if config['mask_mode'] != 'dark' else None
-    v_d = find_direction(G, lam=-abs(config['lam']), seed=seed + 1, **kw) if config['mask_mode'] != 'light' else None
+    v_l, v_d = melas_directions(G, config, seed, progress)
     t2 = time.perf_counter()
     dev = next((p.device for p in G.parameters()), torch.device('cpu'))
     mask_fn = lambda z: direction_masks(G, z, None if v_l is None else v_l.to(dev), None if v_d is None else v_d.to(dev),
-                                        eps=config['eps'], mode=config['mask_mode'])
-    smp = SyntheticPairs(G, mask_fn, filters=config['filters'], max_frac=config['max_frac'], min_ratio=config['min_ratio'],
-                         min_change=config['min_change'])
+                                        eps=config['mask_eps'], mode=config['mask_mode'])
+    smp = pairs_sampler(G, mask_fn, config)
     seg = train_on_pairs(smp, config, device, seed, out_dir, progress, 'melas_kyriazi')
     seg.G, seg.v_l, seg.v_d, seg.sampler_stats = G, v_l, v_d, smp.stats
     seg.timings = dict(gan_seconds=t1 - t0, direction_seconds=t2 - t1, segmenter_seconds=time.perf_counter() - t2)
