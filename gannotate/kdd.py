@@ -15,7 +15,7 @@ from .gan import GANLoss, HingeLoss, DiffAugment
 # %% auto #0
 __all__ = ['KERNELS', 'sq_dists', 'log_kernel', 'kernel_log_normalizer', 'kde_log_density', 'kdd_log_ratio', 'random_directions',
            'jacobian_reg', 'KDDLoss', 'JointLoss', 'make_loss', 'LinearFeatureD', 'fig61_clouds', 'fit_linear_d',
-           'optimise_fakes']
+           'optimise_fakes', 'kdd_feature_stats']
 
 # %% ../nbs/06_kdd.ipynb #d143b8a0
 KERNELS = ('vmf', 'gaussian', 'iq')
@@ -65,24 +65,28 @@ def kde_log_density(q: torch.Tensor, anchors: torch.Tensor, kernel: str = 'vmf',
     return torch.logsumexp(lk.masked_fill(exclude, float('-inf')), 1) - n.to(lk.dtype).log()
 
 # %% ../nbs/06_kdd.ipynb #2e1da7e6
-def _loo_mask(n_query: int, n_anchor: int, device) -> torch.Tensor:
-    "Exclude anchor i for query i (the first `n_query` anchors are the queries themselves)."
+def _loo_mask(n_query: int, n_anchor: int, device, copies: bool = False) -> torch.Tensor:
+    "Exclude anchor i for query i (the first `n_query` anchors are the queries); `copies`: also i + k·n_query (its augmented copies)."
+    if copies and n_anchor % n_query:
+        raise ValueError(f"kdd_log_ratio: loo_aug needs whole augmented copies of the batch: {n_anchor} anchors for {n_query} queries")
     m = torch.zeros(n_query, n_anchor, dtype=torch.bool, device=device)
-    i = torch.arange(n_query, device=device); m[i, i] = True
+    i = torch.arange(n_query, device=device)
+    for k in range(n_anchor // n_query if copies else 1): m[i, i + k * n_query] = True
     return m
 
 def kdd_log_ratio(f_real: torch.Tensor, f_fake: torch.Tensor, aug_real: torch.Tensor | None = None,
                   aug_fake: torch.Tensor | None = None, kernel: str = 'vmf', tau: float = 1., unit: bool = True,
-                  loo: bool = True, detach_anchors: bool = False):
+                  loo: bool = True, detach_anchors: bool = False, loo_aug: bool = False):
     "$\\log\\hat p_r-\\log\\hat p_g$ at every real and every fake feature → `(d_real (B_r,), d_fake (B_g,))` (eqs. 6.4, 6.7, 6.8)."
     if f_real.dim() != 2 or f_fake.dim() != 2 or f_real.shape[1] != f_fake.shape[1]:
         raise ValueError(f"kdd_log_ratio: features must be B×F with the same F, got {tuple(f_real.shape)} and {tuple(f_fake.shape)}")
+    if loo_aug and not loo: raise ValueError("kdd_log_ratio: loo_aug=True (drop own augmented copies) needs loo=True")
     A_r = f_real if aug_real is None else torch.cat([f_real, aug_real])
     A_g = f_fake if aug_fake is None else torch.cat([f_fake, aug_fake])
     if detach_anchors: A_r, A_g = A_r.detach(), A_g.detach()
     kw = dict(kernel=kernel, tau=tau, unit=unit)
-    ex_r = _loo_mask(len(f_real), len(A_r), f_real.device) if loo else None
-    ex_g = _loo_mask(len(f_fake), len(A_g), f_fake.device) if loo else None
+    ex_r = _loo_mask(len(f_real), len(A_r), f_real.device, loo_aug) if loo else None
+    ex_g = _loo_mask(len(f_fake), len(A_g), f_fake.device, loo_aug) if loo else None
     d_real = kde_log_density(f_real, A_r, exclude=ex_r, **kw) - kde_log_density(f_real, A_g, **kw)
     d_fake = kde_log_density(f_fake, A_r, **kw) - kde_log_density(f_fake, A_g, exclude=ex_g, **kw)
     return d_real, d_fake
@@ -119,15 +123,16 @@ class KDDLoss(GANLoss):
     "Kernel Density Discrimination losses, thesis eqs. (6.5)–(6.9), (6.17); `gamma`·KDD + `alpha`·hinge as eq. (6.18)."
     def __init__(self, tau: float = 1., kernel: str = 'vmf', normalize: bool = True, loo: bool = True,
                  n_aug: int = 0, augment=None, jac: bool = False, lambda_jac: float = 1e-5, jac_delta: float = 1e-3,
-                 detach_anchors: bool = False, gamma: float = 1., alpha: float = 0., seed: int = 0):
+                 detach_anchors: bool = False, gamma: float = 1., alpha: float = 0., seed: int = 0, loo_aug: bool = False):
         if kernel not in KERNELS: raise ValueError(f"KDDLoss: kernel must be one of {KERNELS}, got {kernel!r}")
         if kernel == 'vmf' and not normalize: raise ValueError("KDDLoss: the 'vmf' kernel needs normalize=True; use kernel='gaussian'")
         if not tau > 0: raise ValueError(f"KDDLoss: tau must be > 0, got {tau}")
         if n_aug < 0: raise ValueError(f"KDDLoss: n_aug must be >= 0, got {n_aug}")
+        if loo_aug and not loo: raise ValueError("KDDLoss: loo_aug=True (drop own augmented copies) needs loo=True")
         self.tau, self.kernel, self.normalize, self.loo, self.n_aug = tau, kernel, normalize, loo, int(n_aug)
         self.augment = augment if augment is not None or n_aug == 0 else DiffAugment('color,translation,cutout')
         self.jac, self.lambda_jac, self.jac_delta = jac, lambda_jac, jac_delta
-        self.detach_anchors, self.gamma, self.alpha = detach_anchors, gamma, alpha
+        self.detach_anchors, self.gamma, self.alpha, self.loo_aug = detach_anchors, gamma, alpha, loo_aug
         self.generator = torch.Generator().manual_seed(seed)   # GANTrainer replaces it with its 'loss' stream
 
     def _phi(self, f): return F.normalize(f, dim=1) if self.normalize else f
@@ -143,7 +148,7 @@ class KDDLoss(GANLoss):
         lr, fr, ar = self._forward(D, real)
         lf, ff, af = self._forward(D, fake)
         d_real, d_fake = kdd_log_ratio(fr, ff, ar, af, self.kernel, self.tau, unit=self.normalize, loo=self.loo,
-                                       detach_anchors=self.detach_anchors)
+                                       detach_anchors=self.detach_anchors, loo_aug=self.loo_aug)
         return lr, lf, d_real, d_fake
 
 # %% ../nbs/06_kdd.ipynb #bdbbf2c7
@@ -218,3 +223,35 @@ def optimise_fakes(loss: GANLoss, D, real, fake, steps: int = 200, lr: float = 1
     for _ in range(steps):
         opt.zero_grad(); loss.g_loss(D, real, x)[0].backward(); opt.step()
     return x.detach()
+
+# %% ../nbs/06_kdd.ipynb #5482bde4
+def _quantiles(v: torch.Tensor) -> dict:
+    q = torch.quantile(v.detach().double().flatten().cpu(), torch.tensor([0., .05, .5, .95, 1.], dtype=torch.float64))
+    return dict(zip(('min', 'q05', 'median', 'q95', 'max'), (float(x) for x in q)))
+
+def _own_copy_share(f, aug, kernel, tau, unit) -> float:
+    "Mean share of the own-set leave-one-out KDE mass that comes from each query's own augmented copies."
+    A = torch.cat([f, aug]); lk = log_kernel(f, A, kernel, tau, unit)
+    loo, copies = _loo_mask(len(f), len(A), f.device), _loo_mask(len(f), len(A), f.device, copies=True)
+    own = torch.logsumexp(lk.masked_fill(~(copies & ~loo), float('-inf')), 1)
+    return float((own - torch.logsumexp(lk.masked_fill(loo, float('-inf')), 1)).exp().mean())
+
+@torch.no_grad()
+def kdd_feature_stats(loss: KDDLoss, D, real, fake, taus=(1., .05), seed: int = 0) -> dict:
+    "Cosine quantiles of D's normalised features and, per τ, span/std of the KDD log-ratios and the own-copy share."
+    g0, loss.generator = loss.generator, torch.Generator().manual_seed(seed)
+    try: (_, fr, ar), (_, ff, af) = loss._forward(D, real), loss._forward(D, fake)
+    finally: loss.generator = g0
+    nr, nf = F.normalize(fr, dim=1), F.normalize(ff, dim=1)
+    off = lambda f: (f @ f.T)[~torch.eye(len(f), dtype=torch.bool, device=f.device)]
+    out = {'n_real': len(fr), 'n_fake': len(ff), 'n_aug': loss.n_aug, 'loo_aug': loss.loo_aug,
+           'cos_fake': _quantiles(off(nf)), 'cos_real': _quantiles(off(nr)), 'cos_real_fake': _quantiles(nr @ nf.T)}
+    for t in taus:
+        dr, dg = kdd_log_ratio(fr, ff, ar, af, loss.kernel, t, unit=loss.normalize, loo=loss.loo, loo_aug=loss.loo_aug)
+        d = torch.cat([dr, dg])
+        s = {'span': float(d.max() - d.min()), 'std': float(d.std()), 'd_real_mean': float(dr.mean()), 'd_fake_mean': float(dg.mean())}
+        if loss.n_aug and loss.loo and not loss.loo_aug:
+            s['own_copy_share'] = (_own_copy_share(fr, ar, loss.kernel, t, loss.normalize)
+                                   + _own_copy_share(ff, af, loss.kernel, t, loss.normalize)) / 2
+        out[f'tau={t:g}'] = s
+    return out
