@@ -53,7 +53,7 @@ class AdaINMaskHead(nn.Module):
 
 @register_generator
 class LayeredGenerator(GeneratorBase):
-    "Background, foreground and mask from one latent: conditional (ch. 4), two generators (ch. 3) or one 6-channel generator."
+    "Background, foreground and mask from one latent: conditional (ch. 4), two generators (ch. 3) or one generator for all three."
     def __init__(self, variant: str = 'conditional', res: int = 64, latent_dim: int = 512, w_dim: int = 512, n_mlp: int = 8,
                  ch_base: int = 32768, ch_max: int = 512, mix_prob: float = 0.9, lr_mul: float = 0.01, mask_bias: float = 0.,
                  mask_norm: float = 0., mask_area: float = 0.5, mask_head: str = 'adain'):
