@@ -4,138 +4,196 @@
 
 # %% ../nbs/07_layered_gan.ipynb #f7fbc5f9
 from __future__ import annotations
-import math, time, copy
+import math, time, copy, inspect
 from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 from tqdm.auto import tqdm
 from .core import *
-from .data import resize_shorter, center_crop
+import numpy as np
+from .data import resize_shorter, center_crop, ToyScenes, _scene_params, _stack_params, _render, _SPLITS
 from .gan import (StyleGenerator, GeneratorBase, register_generator, ResNetDiscriminator, UNetDiscriminator,
-                           GANLoss, NonSaturatingLoss, WGANGPLoss, HingeLoss, DiffAugment, ema_update, ema_beta)
+                           GANLoss, NonSaturatingLoss, WGANGPLoss, HingeLoss, DiffAugment, ema_update, ema_beta, EqLinear,
+                           randn_from, rand_from)
 from .methods import Segmenter, UNetSegmenter, register_segmenter, register_method, train_unet_segmenter
 
 # %% auto #0
-__all__ = ['LAYERED_VARIANTS', 'D_TYPES', 'LAYERED_PRESETS', 'LAYERED_GAN_KEYS', 'LAYERED_FORMAT', 'LAYERED_GAN_PRESETS',
-           'LAYERED_JOINT_PRESETS', 'PERTURBGAN_PRESETS', 'LAYERED_ABLATIONS', 'randn', 'rand', 'LayeredGenerator',
-           'contrast_jitter', 'layered_synthesis', 'cutmix_mask', 'seg_loss', 'layered_d_loss', 'layered_g_adv',
-           'build_layered_gan', 'build_base_loss', 'real_sampler', 'LayeredGAN', 'sample_layered', 'train_layered_gan',
-           'load_layered_gan', 'layered_figure', 'layered_stats', 'layered_explorer', 'generated_pairs',
-           'segmenter_input_size', 'post_train_unet', 'DiscriminatorSegmenter', 'joint_segmenter', 'LatentEncoder',
-           'd_feature_map', 'mean_ws', 'train_inversion_encoder', 'EncoderSegmenter', 'train_encoder', 'fit_gan',
-           'fit_layered_gan', 'fit_layered_gan_joint', 'fit_perturbgan_encoder']
+__all__ = ['LAYERED_VARIANTS', 'MASK_HEADS', 'SHIFT_MODES', 'JITTER_MODES', 'D_TYPES', 'LAYERED_PRESETS', 'LAYERED_GAN_KEYS',
+           'LAYERED_FORMAT', 'LAYERED_GENERATOR_FORMAT', 'SYNTHESIS_KEYS', 'LAYERED_GAN_PRESETS',
+           'LAYERED_JOINT_PRESETS', 'PERTURBGAN_PRESETS', 'LAYERED_ABLATIONS', 'AdaINMaskHead', 'LayeredGenerator',
+           'contrast_jitter', 'shift_pixels', 'layered_synthesis', 'cutmix_mask', 'seg_loss', 'layered_d_loss',
+           'layered_g_adv', 'build_layered_gan', 'build_base_loss', 'real_sampler', 'EasyScenes', 'LayeredGAN',
+           'sample_layered', 'train_layered_gan', 'load_layered_gan', 'save_layered_generator',
+           'load_layered_generator', 'layered_figure', 'pairwise_iou', 'layered_stats', 'layered_explorer',
+           'generated_pairs', 'segmenter_input_size', 'post_train_unet', 'DiscriminatorSegmenter', 'joint_segmenter',
+           'LatentEncoder', 'd_feature_map', 'mean_ws', 'train_inversion_encoder', 'EncoderSegmenter', 'train_encoder',
+           'fit_gan', 'fit_layered_gan', 'fit_layered_gan_joint', 'fit_perturbgan_encoder']
 
 # %% ../nbs/07_layered_gan.ipynb #5760f492
 LAYERED_VARIANTS = ('conditional', 'two', 'single')
-
-def _draw(fn, shape, generator=None, device=None):
-    "Random numbers from `generator` (on its own device), moved to `device`."
-    x = fn(*shape, generator=generator, device=generator.device if generator is not None else 'cpu')
-    return x if device is None else x.to(device)
-def randn(*shape, generator=None, device=None): return _draw(torch.randn, shape, generator, device)
-def rand(*shape, generator=None, device=None): return _draw(torch.rand, shape, generator, device)
+MASK_HEADS = ('adain', 'trgb')
 
 def _squash(a: torch.Tensor) -> torch.Tensor: return (torch.tanh(a) + 1) / 2   # the toolkit's output activation
 
 def _probit(p: float) -> float: return math.sqrt(2) * torch.erfinv(torch.tensor(2 * p - 1.)).item()
 
+class AdaINMaskHead(nn.Module):
+    "Mask logits from the last feature map: instance norm, AdaIN scale 1+γ(w) and offset β(w), one 1×1 conv (ch. 3 code)."
+    def __init__(self, ch: int, w_dim: int, beta_init: float = 0.):
+        super().__init__()
+        self.ch, self.style = ch, EqLinear(w_dim, 2 * ch)      # → (γ, β); γ = β = 0 at a zero style
+        with torch.no_grad(): self.style.weight[ch:] *= beta_init
+        self.weight, self.bias = nn.Parameter(torch.randn(1, ch)), nn.Parameter(torch.zeros(1))
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        g, b = self.style(w)[..., None, None].chunk(2, 1)
+        h = F.instance_norm(x) * (1 + g) + b
+        return F.conv2d(h, (self.weight / math.sqrt(self.ch))[..., None, None], self.bias)
+
 @register_generator
 class LayeredGenerator(GeneratorBase):
-    "Background, foreground and mask from one latent: conditional (ch. 4), two generators (ch. 3) or one 7-channel generator."
+    "Background, foreground and mask from one latent: conditional (ch. 4), two generators (ch. 3) or one generator for all three."
     def __init__(self, variant: str = 'conditional', res: int = 64, latent_dim: int = 512, w_dim: int = 512, n_mlp: int = 8,
                  ch_base: int = 32768, ch_max: int = 512, mix_prob: float = 0.9, lr_mul: float = 0.01, mask_bias: float = 0.,
-                 mask_norm: float = 0., mask_area: float = 0.5):
+                 mask_norm: float = 0., mask_area: float = 0.5, mask_head: str = 'adain'):
         super().__init__()
         if variant not in LAYERED_VARIANTS: raise ValueError(f"LayeredGenerator: variant must be one of {LAYERED_VARIANTS}, got {variant!r}")
+        if mask_head not in MASK_HEADS: raise ValueError(f"LayeredGenerator: mask_head must be one of {MASK_HEADS}, got {mask_head!r}")
         if not 0 <= mix_prob <= 1: raise ValueError(f"LayeredGenerator: mix_prob must be in [0, 1], got {mix_prob}")
         if mask_norm < 0: raise ValueError(f"LayeredGenerator: mask_norm is a sharpness τ ≥ 0 (0: off), got {mask_norm}")
         if not 0 < mask_area < 1: raise ValueError(f"LayeredGenerator: mask_area must be in (0, 1), got {mask_area}")
         if mask_norm and mask_bias: raise ValueError("LayeredGenerator: mask_bias has no effect with mask_norm (the logits are centred)")
         self.config = dict(variant=variant, res=res, latent_dim=latent_dim, w_dim=w_dim, n_mlp=n_mlp, ch_base=ch_base,
                            ch_max=ch_max, mix_prob=mix_prob, lr_mul=lr_mul, mask_bias=mask_bias, mask_norm=mask_norm,
-                           mask_area=mask_area)
+                           mask_area=mask_area, mask_head=mask_head)
         kw = dict(latent_dim=latent_dim, w_dim=w_dim, res=res, n_mlp=n_mlp, ch_base=ch_base, ch_max=ch_max, mix_prob=0.,
                   lr_mul=lr_mul)
-        if variant == 'conditional': self.nets = nn.ModuleList([StyleGenerator(out_ch=4, n_classes=2, **kw)])
-        elif variant == 'two': self.nets = nn.ModuleList([StyleGenerator(out_ch=3, **kw), StyleGenerator(out_ch=4, **kw)])
-        else: self.nets = nn.ModuleList([StyleGenerator(out_ch=7, **kw)])
+        k = int(mask_head == 'trgb')                          # the 'trgb' head is one more output channel of the generator
+        if variant == 'conditional': self.nets = nn.ModuleList([StyleGenerator(out_ch=3 + k, n_classes=2, **kw)])
+        elif variant == 'two': self.nets = nn.ModuleList([StyleGenerator(out_ch=3, **kw), StyleGenerator(out_ch=3 + k, **kw)])
+        else: self.nets = nn.ModuleList([StyleGenerator(out_ch=6 + k, **kw)])
         self.variant, self.res, self.latent_dim, self.w_dim, self.mix_prob = variant, res, latent_dim, w_dim, mix_prob
-        self.n_ws = self.nets[0].n_ws
+        self.mask_head, self.n_ws = mask_head, self.nets[0].n_ws
         self.n_codes = 1 if variant == 'single' else 2
         self.mask_norm, self.mask_offset = float(mask_norm), _probit(1 - mask_area)
-        with torch.no_grad():   # initial mask logit offset (0: m starts at 1/2); the 4×4 tRGB bias reaches every pixel
-            self.nets[-1].rgb4.bias[{'conditional': 3, 'two': 3, 'single': 6}[variant]] += mask_bias / 2
+        if mask_head == 'adain':
+            self.head = AdaINMaskHead(max(1, min(ch_max, ch_base // res)), w_dim)
+            with torch.no_grad(): self.head.bias += mask_bias
+        else:
+            with torch.no_grad():   # the 4×4 tRGB bias reaches every pixel; σ(2a): b/2 on it adds b to the logit of σ
+                self.nets[-1].rgb4.bias[{'conditional': 3, 'two': 3, 'single': 6}[variant]] += mask_bias / 2
 
-    def mapping(self, z: torch.Tensor, z2: torch.Tensor | None = None, crossover: int | None = None,
-                truncation_psi: float = 1.) -> torch.Tensor:
-        "W+ codes `B×n_codes×n_ws×w_dim`: pass k uses `z` before layer `crossover` and `z2` from it on (same for every pass)."
-        B = len(z)
-        if self.variant == 'conditional':
-            G, c = self.nets[0], torch.cat([torch.zeros(B), torch.ones(B)]).long().to(z.device)
-            zz = torch.cat([z, z]); w = G.mapping(zz, c, truncation_psi)
-            if z2 is not None: w = G.mix_ws(w, G.mapping(torch.cat([z2, z2]), c, truncation_psi), crossover)
-            else: w = w[:, None].expand(-1, self.n_ws, -1)
-            return torch.stack([w[:B], w[B:]], 1)
-        ws = []
-        for G in self.nets:
-            w = G.mapping(z, None, truncation_psi)
-            ws.append(G.mix_ws(w, G.mapping(z2, None, truncation_psi), crossover) if z2 is not None
-                      else w[:, None].expand(-1, self.n_ws, -1))
-        return torch.stack(ws, 1)
+# %% ../nbs/07_layered_gan.ipynb #a7e1c0d1
+@patch
+def mapping(self: LayeredGenerator, z: torch.Tensor, z2: torch.Tensor | None = None, crossover: int | None = None,
+            truncation_psi: float = 1.) -> torch.Tensor:
+    "W+ codes `B×n_codes×n_ws×w_dim`: pass k uses `z` before layer `crossover` and `z2` from it on (same for every pass)."
+    B = len(z)
+    if self.variant == 'conditional':
+        G, c = self.nets[0], torch.cat([torch.zeros(B), torch.ones(B)]).long().to(z.device)
+        zz = torch.cat([z, z]); w = G.mapping(zz, c, truncation_psi)
+        if z2 is not None: w = G.mix_ws(w, G.mapping(torch.cat([z2, z2]), c, truncation_psi), crossover)
+        else: w = w[:, None].expand(-1, self.n_ws, -1)
+        return torch.stack([w[:B], w[B:]], 1)
+    ws = []
+    for G in self.nets:
+        w = G.mapping(z, None, truncation_psi)
+        ws.append(G.mix_ws(w, G.mapping(z2, None, truncation_psi), crossover) if z2 is not None
+                  else w[:, None].expand(-1, self.n_ws, -1))
+    return torch.stack(ws, 1)
 
-    def mask_from_logits(self, a: torch.Tensor) -> torch.Tensor:
-        "σ(2a) (the toolkit's output squashing; thesis); with `mask_norm` τ: σ(τ(â − q)), â = a standardised per image, q = Φ⁻¹(1 − mask_area)."
-        if not self.mask_norm: return _squash(a)
-        a = (a - a.mean((-2, -1), keepdim=True)) / (a.std((-2, -1), keepdim=True) + 1e-4)
-        return torch.sigmoid(self.mask_norm * (a - self.mask_offset))
+@patch
+def mask_from_logits(self: LayeredGenerator, a: torch.Tensor) -> torch.Tensor:
+    "σ(a) ('adain', thesis §4.2) or σ(2a) ('trgb', the toolkit's squashing); with `mask_norm` τ: σ(τ(â − q)), â = a standardised per image, q = Φ⁻¹(1 − mask_area)."
+    if not self.mask_norm: return torch.sigmoid(a) if self.mask_head == 'adain' else _squash(a)
+    a = (a - a.mean((-2, -1), keepdim=True)) / (a.std((-2, -1), keepdim=True) + 1e-4)
+    return torch.sigmoid(self.mask_norm * (a - self.mask_offset))
 
-    def synthesis(self, ws: torch.Tensor, noise_mode: str = 'random', generator=None) -> dict:
-        "W+ codes → `{'bg', 'fg', 'mask'}` (B×3, B×3, B×1 ×res×res, all in [0,1])."
-        if ws.ndim != 4 or ws.shape[1:3] != (self.n_codes, self.n_ws):
-            raise ValueError(f"LayeredGenerator.synthesis: ws must be B×{self.n_codes}×{self.n_ws}×{self.w_dim}, got {tuple(ws.shape)}")
-        B, act = ws.shape[0], _squash
-        if self.variant == 'conditional':
-            out = self.nets[0].synthesis(torch.cat([ws[:, 0], ws[:, 1]]), noise_mode, generator, activate=False)
-            return {'bg': act(out[:B, :3]), 'fg': act(out[B:, :3]), 'mask': self.mask_from_logits(out[B:, 3:4])}
-        if self.variant == 'two':
-            b, f = (G.synthesis(ws[:, k], noise_mode, generator, activate=False) for k, G in enumerate(self.nets))
-            return {'bg': act(b), 'fg': act(f[:, :3]), 'mask': self.mask_from_logits(f[:, 3:4])}
-        out = self.nets[0].synthesis(ws[:, 0], noise_mode, generator, activate=False)
-        return {'bg': act(out[:, :3]), 'fg': act(out[:, 3:6]), 'mask': self.mask_from_logits(out[:, 6:7])}
+@patch
+def synthesis(self: LayeredGenerator, ws: torch.Tensor, noise_mode: str = 'random', generator=None) -> dict:
+    "W+ codes → `{'bg', 'fg', 'mask'}` (B×3, B×3, B×1 ×res×res, all in [0,1])."
+    if ws.ndim != 4 or ws.shape[1:3] != (self.n_codes, self.n_ws):
+        raise ValueError(f"LayeredGenerator.synthesis: ws must be B×{self.n_codes}×{self.n_ws}×{self.w_dim}, got {tuple(ws.shape)}")
+    B, act, feat = ws.shape[0], _squash, self.mask_head == 'adain'
+    def run(G, w):
+        out = G.synthesis(w, noise_mode, generator, return_features=feat, activate=False)
+        return out if feat else (out, None)
+    if self.variant == 'conditional':
+        out, fs = run(self.nets[0], torch.cat([ws[:, 0], ws[:, 1]]))
+        bg, fg, last, wm = out[:B, :3], out[B:, :3], out[B:, 3:4], ws[:, 1, -1]
+        if feat: last = fs[-1][B:]
+    elif self.variant == 'two':
+        bg, _ = run(self.nets[0], ws[:, 0])
+        f, fs = run(self.nets[1], ws[:, 1])
+        fg, last, wm = f[:, :3], (fs[-1] if feat else f[:, 3:4]), ws[:, 1, -1]
+    else:
+        out, fs = run(self.nets[0], ws[:, 0])
+        bg, fg, last, wm = out[:, :3], out[:, 3:6], (fs[-1] if feat else out[:, 6:7]), ws[:, 0, -1]
+    a = self.head(last, wm) if feat else last
+    return {'bg': act(bg), 'fg': act(fg), 'mask': self.mask_from_logits(a)}
 
-    def layers(self, z: torch.Tensor, generator=None, truncation_psi: float = 1., noise_mode: str = 'random') -> dict:
-        "`{'bg', 'fg', 'mask', 'ws'}` for latents `z`; style mixing (prob. `mix_prob`, shared by the passes) in training mode."
-        z2 = cut = None
-        if self.training and self.mix_prob > 0 and rand(1, generator=generator).item() < self.mix_prob:
-            z2 = randn(*z.shape, generator=generator, device=z.device)
-            cut = int(torch.randint(1, self.n_ws, (1,), generator=generator).item())
-        ws = self.mapping(z, z2, cut, truncation_psi)
-        return {**self.synthesis(ws, noise_mode, generator), 'ws': ws}
+@patch
+def layers(self: LayeredGenerator, z: torch.Tensor, generator=None, truncation_psi: float = 1., noise_mode: str = 'random') -> dict:
+    "`{'bg', 'fg', 'mask', 'ws'}` for latents `z`; style mixing (prob. `mix_prob`, shared by the passes) in training mode."
+    z2 = cut = None
+    if self.training and self.mix_prob > 0 and rand_from(1, generator=generator).item() < self.mix_prob:
+        z2 = randn_from(*z.shape, generator=generator, device=z.device)
+        cut = int(torch.randint(1, self.n_ws, (1,), generator=generator).item())
+    ws = self.mapping(z, z2, cut, truncation_psi)
+    return {**self.synthesis(ws, noise_mode, generator), 'ws': ws}
 
-    def forward(self, z: torch.Tensor, generator=None, truncation_psi: float = 1., noise_mode: str = 'random') -> torch.Tensor:
-        "The unshifted composite (thesis eq. 3.1), so that the toolkit can treat this as any image `Generator`."
-        l = self.layers(z, generator, truncation_psi, noise_mode)
-        return composite(l['bg'], l['fg'], l['mask'])
+@patch
+def forward(self: LayeredGenerator, z: torch.Tensor, generator=None, truncation_psi: float = 1., noise_mode: str = 'random') -> torch.Tensor:
+    "The unshifted composite (thesis eq. 3.1), so that the toolkit can treat this as any image `Generator`."
+    l = self.layers(z, generator, truncation_psi, noise_mode)
+    return composite(l['bg'], l['fg'], l['mask'])
 
 # %% ../nbs/07_layered_gan.ipynb #4f18f61f
-def contrast_jitter(x: torch.Tensor, amount: float = 0.3, generator=None, weight: torch.Tensor | None = None) -> torch.Tensor:
-    "Scale each image's deviation from its (`weight`-weighted) mean by a factor ~ U(1−amount, 1+amount)."
+SHIFT_MODES, JITTER_MODES = ('pixel', 'subpixel'), ('layers', 'code')
+
+def contrast_jitter(x: torch.Tensor, amount: float = 0.3, generator=None, weight: torch.Tensor | None = None,
+                    per_channel: bool = False, clip: bool = False) -> torch.Tensor:
+    "Scale each image's deviation from its (`weight`-weighted) mean by a factor ~ U(1−amount, 1+amount); `per_channel`: each channel's own mean; `clip`: into each channel's own range."
     if amount == 0: return x
     if not 0 <= amount < 1: raise ValueError(f"contrast_jitter: amount must be in [0, 1), got {amount}")
-    c = 1 - amount + 2 * amount * rand(len(x), 1, 1, 1, generator=generator, device=x.device).to(x.dtype)
-    if weight is None: mu = x.mean((1, 2, 3), keepdim=True)
+    c = 1 - amount + 2 * amount * rand_from(len(x), 1, 1, 1, generator=generator, device=x.device).to(x.dtype)
+    if per_channel:
+        mu = x.mean((2, 3), keepdim=True) if weight is None else \
+             (x * weight).sum((2, 3), keepdim=True) / weight.sum((2, 3), keepdim=True).clamp_min(1e-6)
+    elif weight is None: mu = x.mean((1, 2, 3), keepdim=True)
     else: mu = (x * weight).sum((1, 2, 3), keepdim=True) / (weight.sum((1, 2, 3), keepdim=True) * x.shape[1]).clamp_min(1e-6)
-    return (x - mu) * c + mu
+    y = (x - mu) * c + mu
+    return torch.minimum(torch.maximum(y, x.amin((2, 3), keepdim=True)), x.amax((2, 3), keepdim=True)) if clip else y
+
+def shift_pixels(x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+    "Translate each image of `x` (B×C×H×W) by whole pixels `delta` (B×2 integers (dx, dy), as `core.shift`): an exact copy, 0 where nothing enters."
+    B, C, H, W = x.shape
+    d = torch.as_tensor(delta, device=x.device).reshape(-1, 2).expand(B, 2)
+    if (d != d.round()).any(): raise ValueError(f"shift_pixels: delta must be whole pixels, got {d.tolist()}")
+    d = d.long()
+    sy = torch.arange(H, device=x.device)[None] - d[:, 1:]; sx = torch.arange(W, device=x.device)[None] - d[:, :1]   # B×H, B×W
+    ok = ((sy >= 0) & (sy < H))[:, :, None] & ((sx >= 0) & (sx < W))[:, None, :]
+    out = x[torch.arange(B, device=x.device)[:, None, None], :, sy.clamp(0, H - 1)[:, :, None], sx.clamp(0, W - 1)[:, None, :]]
+    return out.permute(0, 3, 1, 2) * ok[:, None].to(x.dtype)
 
 def layered_synthesis(layers: dict, max_shift: float, bg_jitter: float = 0.3, fg_jitter: float = 0.3, generator=None,
-                      delta: torch.Tensor | None = None) -> dict:
-    "Jitter B and F, shift F and m by Δ (pixels; drawn in [−max_shift, max_shift]² unless given) → composite and shifted mask."
+                      delta: torch.Tensor | None = None, shift_mode: str = 'pixel', jitter_mode: str = 'layers') -> dict:
+    "Jitter B (and F), shift F and m by Δ (pixels, rounded to whole ones with `shift_mode='pixel'`; drawn in [−max_shift, max_shift]² unless given) → composite and shifted mask."
+    if shift_mode not in SHIFT_MODES: raise ValueError(f"layered_synthesis: shift_mode must be one of {SHIFT_MODES}, got {shift_mode!r}")
+    if jitter_mode not in JITTER_MODES: raise ValueError(f"layered_synthesis: jitter_mode must be one of {JITTER_MODES}, got {jitter_mode!r}")
     bg, fg, m = layers['bg'], layers['fg'], layers['mask']
-    bg = contrast_jitter(bg, bg_jitter, generator)
-    fg = contrast_jitter(fg, fg_jitter, generator, weight=m.detach())
+    if jitter_mode == 'code':
+        if fg_jitter: raise ValueError(f"layered_synthesis: jitter_mode='code' (the ch. 3 code) jitters the background only; set fg_jitter=0 (got {fg_jitter})")
+        bg = contrast_jitter(bg, bg_jitter, generator, per_channel=True, clip=True)
+    else:
+        bg = contrast_jitter(bg, bg_jitter, generator)
+        fg = contrast_jitter(fg, fg_jitter, generator, weight=m.detach())
     if delta is None: delta = random_shift(len(bg), max_shift, generator, bg.device)
-    img, ms = shifted_composite(bg, fg, m, delta.to(bg.device, bg.dtype))
+    delta = torch.as_tensor(delta, dtype=bg.dtype).to(bg.device)
+    if shift_mode == 'pixel':
+        delta = delta.round(); ms = shift_pixels(m, delta); img = composite(bg, shift_pixels(fg, delta), ms)
+    else: img, ms = shifted_composite(bg, fg, m, delta)
     return {'image': img, 'mask_shifted': ms, 'delta': delta, 'bg': bg, 'fg': fg, 'mask': m}
 
 # %% ../nbs/07_layered_gan.ipynb #8f3dabed
@@ -143,9 +201,9 @@ D_TYPES = ('resnet', 'unet', 'seg')
 
 def cutmix_mask(n: int, res: int, generator=None, device='cpu') -> torch.Tensor:
     "`n` CutMix masks (n×1×res×res, 1 = real): a random box whose area fraction is ~ U(0, 1) (Schönfeld et al. 2020)."
-    lam = rand(n, generator=generator)
+    lam = rand_from(n, generator=generator)
     r = (1 - lam).sqrt()
-    h = (r * res).round().long(); cy, cx = (rand(2, n, generator=generator) * res).long()
+    h = (r * res).round().long(); cy, cx = (rand_from(2, n, generator=generator) * res).long()
     yy = torch.arange(res).view(1, res, 1); xx = torch.arange(res).view(1, 1, res)
     y0, x0 = (cy - h // 2).clamp(0, res).view(-1, 1, 1), (cx - h // 2).clamp(0, res).view(-1, 1, 1)
     y1, x1 = (cy + (h + 1) // 2).clamp(0, res).view(-1, 1, 1), (cx + (h + 1) // 2).clamp(0, res).view(-1, 1, 1)
@@ -199,9 +257,11 @@ def layered_g_adv(D, base: GANLoss, real, fake, d_type: str = 'resnet', generato
     return loss, logs
 
 # %% ../nbs/07_layered_gan.ipynb #1894e02b
-_GAN_COMMON = dict(variant='conditional', d_type='resnet', loss='ns', r1_gamma=0.1, r1_every=4, r1_dec=0., cutmix=False,
-                   shift=0.125, eta=0.25, gamma1=5., gamma2=2., binary_ramp=0, mask_bias=0., mask_norm=0., mask_area=0.5, gamma3=0., bg_jitter=0.3, fg_jitter=0.3, lr=1e-3, d_lr_mul=1., augment='',
-                   ema_halflife_img=2000., max_minutes=None, gan_checkpoint=None)
+_GAN_COMMON = dict(variant='conditional', mask_head='adain', d_type='resnet', loss='ns', r1_gamma=0.1, r1_every=4, r1_dec=0.,
+                   cutmix=False, shift=0.125, shift_mode='pixel', eta=0.25, gamma1=5., gamma2=2., binary_ramp=0, mask_bias=0.,
+                   mask_norm=0., mask_area=0.5, gamma3=0., bg_jitter=0.3, fg_jitter=0.3, jitter_mode='layers', lr=1e-3,
+                   d_lr_mul=1., augment='', ema_halflife_img=2000., max_minutes=None, gan_checkpoint=None)
+_LEGACY = dict(mask_head='trgb', shift_mode='subpixel')   # what a configuration saved before these keys existed meant
 LAYERED_PRESETS = {
     'paper': dict(_GAN_COMMON, d_type='unet', cutmix=True, r1_dec=0.1, r1_every=16, res=64, batch_size=64, steps=150_000,
                   latent_dim=512, w_dim=512, n_mlp=8, ch_base=32768, ch_max=512, mix_prob=0.9, d_ch_base=32768, d_ch_max=512,
@@ -214,9 +274,14 @@ LAYERED_PRESETS = {
                   mix_prob=0.9, d_ch_base=32, d_ch_max=8, unet_steps=3, unet_batch_size=4, unet_width=4, unet_depth=2,
                   unet_lr=1e-3, enc_steps=3, enc_batch_size=4, enc_lr=1e-4, perc_weight=1.),
 }
-LAYERED_GAN_KEYS = ('variant', 'd_type', 'loss', 'r1_gamma', 'r1_every', 'r1_dec', 'cutmix', 'shift', 'eta', 'gamma1',
-                    'gamma2', 'binary_ramp', 'mask_bias', 'mask_norm', 'mask_area', 'gamma3', 'bg_jitter', 'fg_jitter', 'lr', 'd_lr_mul', 'augment', 'ema_halflife_img', 'res', 'batch_size', 'steps',
+LAYERED_GAN_KEYS = ('variant', 'mask_head', 'd_type', 'loss', 'r1_gamma', 'r1_every', 'r1_dec', 'cutmix', 'shift', 'shift_mode',
+                    'eta', 'gamma1', 'gamma2', 'binary_ramp', 'mask_bias', 'mask_norm', 'mask_area', 'gamma3', 'bg_jitter',
+                    'fg_jitter', 'jitter_mode', 'lr', 'd_lr_mul', 'augment', 'ema_halflife_img', 'res', 'batch_size', 'steps',
                     'latent_dim', 'w_dim', 'n_mlp', 'ch_base', 'ch_max', 'mix_prob', 'd_ch_base', 'd_ch_max')
+
+def _with_legacy(config: dict) -> dict:
+    "A stored configuration with the keys it lacks filled in: `_LEGACY` for the keys whose default has changed, else today's default."
+    return {**_GAN_COMMON, **_LEGACY, **config}
 
 def build_layered_gan(config: dict, seed: int = 0) -> tuple:
     "The `LayeredGenerator` and discriminator of a configuration (seeded)."
@@ -224,7 +289,7 @@ def build_layered_gan(config: dict, seed: int = 0) -> tuple:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         G = LayeredGenerator(c['variant'], c['res'], c['latent_dim'], c['w_dim'], c['n_mlp'], c['ch_base'], c['ch_max'], c['mix_prob'],
-                             mask_bias=c['mask_bias'], mask_norm=c.get('mask_norm', 0.), mask_area=c.get('mask_area', .5))
+                             mask_bias=c['mask_bias'], mask_norm=c['mask_norm'], mask_area=c['mask_area'], mask_head=c['mask_head'])
         dk = dict(in_ch=3, res=c['res'], ch_base=c['d_ch_base'], ch_max=c['d_ch_max'])
         if c['d_type'] == 'resnet': D = ResNetDiscriminator(**dk)
         elif c['d_type'] in ('unet', 'seg'): D = UNetDiscriminator(n_pixel_out=2 if c['d_type'] == 'unet' else 1, **dk)
@@ -262,13 +327,37 @@ def real_sampler(ds, res: int, flip: bool = True, crop: bool = True, progress: b
     sample.images = imgs
     return sample
 
+# %% ../nbs/07_layered_gan.ipynb #c1d2e3f5
+def _easy_params(p: dict) -> dict:
+    "One ToyScenes scene made easy: no stripes, bands, ground patch, shadow or distractors; one flat object colour."
+    p = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in p.items()}
+    p['stripes'][0] = p['halo'][0] = p['shadow'][0] = 0; p['bands'][:, 0] = 0; p['dis'][:, 0] = 0
+    p['fg_cols'][1] = p['fg_cols'][0]; p['shade'][1] = 0; p['fg_detail'] = 0.
+    return p
+
+class EasyScenes(ToyScenes):
+    "The layered GAN's known-answer scenes: ToyScenes at difficulty 0 with only the background's colour patches, gradient, horizon and detail, and a flat-coloured object."
+    def __init__(self, split: str = 'train', n: int | None = None, res: int = 32, seed: int = 0, labelled: bool | None = None):
+        super().__init__(split, n, res, seed, difficulty=0., labelled=labelled)
+    def __repr__(self): return 'Easy' + super().__repr__()
+    def name(self, i) -> str: return f"easy_{self.split}_{self._index(i):05d}"
+    def tensors(self, idx=None) -> dict:
+        idx = range(self.n) if idx is None else ([idx] if np.ndim(idx) == 0 else idx)
+        idx = [self._index(i) for i in idx]
+        x, m = _render(_stack_params([_easy_params(_scene_params(self.seed, _SPLITS[self.split], i, 0.)) for i in idx]), self.res) \
+            if idx else (torch.zeros(0, 3, self.res, self.res), torch.zeros(0, 1, self.res, self.res))
+        out = {'image': x, 'name': [f"easy_{self.split}_{i:05d}" for i in idx]}
+        if self.labelled: out['mask'] = m
+        return out
+
 # %% ../nbs/07_layered_gan.ipynb #d3cc737b
 LAYERED_FORMAT = 'gannotate.layered_gan/1'
 
 class LayeredGAN:
     "A trained layered GAN: EMA generator `G`, discriminator `D`, its configuration, history and timing."
-    def __init__(self, G, D, config, history=(), step: int = 0, seconds: float = 0.):
+    def __init__(self, G, D, config, history=(), step: int = 0, seconds: float = 0., cpu_seconds: float = float('nan')):
         self.G, self.D, self.config, self.history, self.step, self.seconds = G, D, dict(config), list(history), step, seconds
+        self.cpu_seconds = cpu_seconds   # process CPU time of the GAN training (all threads); `seconds` is wall time
     def sample(self, n: int, seed: int = 0, shift: bool = True, jitter: bool = False, device=None) -> dict:
         "Layers and (shifted) composites of the EMA generator for `n` latents drawn with `seed`, without gradients."
         return sample_layered(self.G, n, self.config, seed=seed, shift=shift, jitter=jitter, device=device)
@@ -283,7 +372,8 @@ def sample_layered(G: LayeredGenerator, n: int, config: dict, seed: int = 0, shi
     l = G.layers(G.sample_latents(n, g, dev), g)
     G.train(was)
     return layered_synthesis(l, config['shift'] * G.res if shift else 0., config['bg_jitter'] if jitter else 0.,
-                             config['fg_jitter'] if jitter else 0., g)
+                             config['fg_jitter'] if jitter else 0., g, shift_mode=config['shift_mode'],
+                             jitter_mode=config['jitter_mode'])
 
 def _gan_step(G, D, base, opt_g, opt_d, sampler, c, rngs, aug, dev, step=0):
     B, res = c['batch_size'], c['res']
@@ -292,19 +382,20 @@ def _gan_step(G, D, base, opt_g, opt_d, sampler, c, rngs, aug, dev, step=0):
     real = sampler(B, rngs['data']).to(dev)
     with torch.no_grad():
         s = layered_synthesis(G.layers(G.sample_latents(B, rngs['latent'], dev), rngs['latent']), c['shift'] * res,
-                              c['bg_jitter'], c['fg_jitter'], rngs['shift'])
+                              c['bg_jitter'], c['fg_jitter'], rngs['shift'], shift_mode=c['shift_mode'], jitter_mode=c['jitter_mode'])
     fake = s['image']
     ld, logs_d = layered_d_loss(D, base, A(real), A(fake), s['mask_shifted'], c['d_type'], fake_clean=fake if aug is not None else None,
                                 cutmix=c['cutmix'], r1_dec=c['r1_dec'], generator=rngs['loss'])
     opt_d.zero_grad(set_to_none=True); ld.backward(); opt_d.step()
     D.requires_grad_(False)
     l = G.layers(G.sample_latents(B, rngs['latent'], dev), rngs['latent'])
-    s = layered_synthesis(l, c['shift'] * res, c['bg_jitter'], c['fg_jitter'], rngs['shift'])
+    s = layered_synthesis(l, c['shift'] * res, c['bg_jitter'], c['fg_jitter'], rngs['shift'], shift_mode=c['shift_mode'],
+                          jitter_mode=c['jitter_mode'])
     la, logs_g = layered_g_adv(D, base, A(real), A(s['image']), c['d_type'], rngs['loss'])
     lsz, lbin = size_loss(l['mask'], c['eta']), binary_loss(l['mask'])
     g2 = c['gamma2'] * (min(1., step / c['binary_ramp']) if c['binary_ramp'] else 1.)
-    ldiv = diversity_loss(l['mask']) if c.get('gamma3') else l['mask'].new_zeros(())
-    lg = la + c['gamma1'] * lsz + g2 * lbin + c.get('gamma3', 0.) * ldiv
+    ldiv = diversity_loss(l['mask']) if c['gamma3'] else l['mask'].new_zeros(())
+    lg = la + c['gamma1'] * lsz + g2 * lbin + c['gamma3'] * ldiv
     opt_g.zero_grad(set_to_none=True); lg.backward(); opt_g.step()
     D.requires_grad_(True)
     rec = {'d_loss': ld.item(), 'g_adv': la.item(), 'size': lsz.item(), 'binary': lbin.item(), 'diversity': ldiv.item(), 'mask_mean': l['mask'].mean().item()}
@@ -328,24 +419,24 @@ def train_layered_gan(sampler, config: dict, device=None, seed: int = 0, ckpt_pa
     aug = DiffAugment(c['augment']) if c['augment'] else None
     rngs = {k: torch.Generator().manual_seed(seed * 1000 + i) for i, k in enumerate(('data', 'latent', 'shift', 'aug', 'loss'))}
     run = {k: c[k] for k in LAYERED_GAN_KEYS} | {'seed': seed}
-    step, hist, secs = 0, [], 0.
+    step, hist, secs, cpu = 0, [], 0., 0.
     ckpt_path = None if ckpt_path is None else Path(ckpt_path)
     if ckpt_path is not None and resume and ckpt_path.exists():
         ck = load_checkpoint(ckpt_path)
         if ck.get('format') != LAYERED_FORMAT: raise CheckpointError(f"{ckpt_path}: not a layered GAN checkpoint")
-        old = {k: ck['run'].get(k, _GAN_COMMON.get(k)) for k in run}          # keys added since: their default
+        old = {k: v for k, v in _with_legacy(ck['run']).items() if k in run}  # keys added since: what they meant then
         diff = {k: (old[k], v) for k, v in run.items() if old[k] != v and k != 'steps'}
         if diff: raise ValueError(f"{ckpt_path}: checkpoint settings differ from this call {diff}; use another ckpt_path or resume=False")
         G.load_state_dict(ck['G']); G_ema.load_state_dict(ck['G_ema']); D.load_state_dict(ck['D'])
         opt_g.load_state_dict(ck['opt_g']); opt_d.load_state_dict(ck['opt_d']); base.load_state_dict(ck['loss'])
         for k, g in rngs.items(): g.set_state(ck['rngs'][k])
-        step, hist, secs = ck['step'], ck['history'], ck['seconds']
+        step, hist, secs, cpu = ck['step'], ck['history'], ck['seconds'], ck.get('cpu_seconds', float('nan'))
     def save():
         save_checkpoint(dict(format=LAYERED_FORMAT, G=G.state_dict(), G_ema=G_ema.state_dict(), D=D.state_dict(),
                              opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(), loss=base.state_dict(),
                              rngs={k: g.get_state() for k, g in rngs.items()}, step=step, history=hist, seconds=secs,
-                             run=run, config={k: v for k, v in c.items()}), ckpt_path)
-    t0, secs0 = time.perf_counter(), secs
+                             cpu_seconds=cpu, run=run, config={k: v for k, v in c.items()}), ckpt_path)
+    t0, secs0, p0, cpu0 = time.perf_counter(), secs, time.process_time(), cpu
     limit = None if c.get('max_minutes') is None else 60 * c['max_minutes']
     pbar = tqdm(total=c['steps'], initial=step, desc='layered GAN', disable=not progress, leave=False)
     while step < c['steps'] and (limit is None or secs < limit):
@@ -353,7 +444,7 @@ def train_layered_gan(sampler, config: dict, device=None, seed: int = 0, ckpt_pa
         bad = [k for k, v in rec.items() if not math.isfinite(v)]
         if bad: raise FloatingPointError(f"train_layered_gan: non-finite {bad} at step {step + 1}; lower lr or change the loss")
         ema_update(G_ema, G, ema_beta(c['batch_size'], (step + 1) * c['batch_size'], c['ema_halflife_img'], 0.05))
-        step += 1; secs = secs0 + time.perf_counter() - t0
+        step += 1; secs, cpu = secs0 + time.perf_counter() - t0, cpu0 + time.process_time() - p0
         hist.append({'step': step, **rec})
         pbar.update(1)
         if step % 10 == 0: pbar.set_postfix(d=f"{rec['d_loss']:.3f}", g=f"{rec['g_adv']:.3f}", mask=f"{rec['mask_mean']:.2f}")
@@ -365,16 +456,56 @@ def train_layered_gan(sampler, config: dict, device=None, seed: int = 0, ckpt_pa
         if ckpt_path is not None and step % ckpt_every == 0: save()
     pbar.close()
     if ckpt_path is not None: save()
-    return LayeredGAN(G_ema, D.eval(), c, hist, step, secs)
+    return LayeredGAN(G_ema, D.eval(), c, hist, step, secs, cpu)
+
+def _load_weights(module: nn.Module, sd: dict, path, what: str):
+    "`module.load_state_dict(sd)`, or a `CheckpointError` naming the file and the parameters that do not fit."
+    own = module.state_dict()
+    miss, extra = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
+    shape = sorted(k for k in set(own) & set(sd) if own[k].shape != sd[k].shape)
+    if miss or extra or shape:
+        raise CheckpointError(f"{path}: the {what} weights do not fit the architecture of its configuration (missing {miss[:4]}"
+                              f"{'…' if len(miss) > 4 else ''}, unexpected {extra[:4]}{'…' if len(extra) > 4 else ''}, "
+                              f"other shapes {shape[:4]}); it was saved by another version of gannotate")
+    module.load_state_dict(sd)
 
 def load_layered_gan(path, device=None) -> LayeredGAN:
-    "A `LayeredGAN` (EMA generator, discriminator, configuration) from a `train_layered_gan` checkpoint."
+    "A `LayeredGAN` (EMA generator, discriminator, configuration) from a `train_layered_gan` checkpoint, or the generator alone from `save_layered_generator` (D None)."
     ck = load_checkpoint(path)
+    if isinstance(ck, dict) and ck.get('format') == LAYERED_GENERATOR_FORMAT: return load_layered_generator(path, device, ck)
     if not isinstance(ck, dict) or ck.get('format') != LAYERED_FORMAT: raise CheckpointError(f"{path}: not a layered GAN checkpoint")
-    G, D = build_layered_gan(ck['config'], ck['run']['seed'])
-    G.load_state_dict(ck['G_ema']); D.load_state_dict(ck['D'])
+    cfg = _with_legacy(ck['config'])
+    G, D = build_layered_gan(cfg, ck['run']['seed'])
+    _load_weights(G, ck['G_ema'], path, 'generator'); _load_weights(D, ck['D'], path, 'discriminator')
     dev = get_device(device)
-    return LayeredGAN(G.to(dev).eval().requires_grad_(False), D.to(dev).eval(), ck['config'], ck['history'], ck['step'], ck['seconds'])
+    return LayeredGAN(G.to(dev).eval().requires_grad_(False), D.to(dev).eval(), cfg, ck['history'], ck['step'], ck['seconds'],
+                      ck.get('cpu_seconds', float('nan')))
+
+# %% ../nbs/07_layered_gan.ipynb #b5e2f0a1
+LAYERED_GENERATOR_FORMAT = 'gannotate.layered_generator/1'
+SYNTHESIS_KEYS = ('shift', 'shift_mode', 'bg_jitter', 'fg_jitter', 'jitter_mode')   # what turns layers into training pairs
+
+def save_layered_generator(gan: LayeredGAN, path) -> Path:
+    "The EMA generator alone (weights, architecture `G.config`, the synthesis settings, step): a small file to ship; load with `load_layered_generator`."
+    G = gan.G
+    return save_checkpoint({'format': LAYERED_GENERATOR_FORMAT, 'architecture': dict(G.config),
+                            'synthesis': {k: gan.config[k] for k in SYNTHESIS_KEYS}, 'state_dict': G.state_dict(),
+                            'step': gan.step, 'seconds': gan.seconds, 'cpu_seconds': gan.cpu_seconds}, path)
+
+def load_layered_generator(path, device=None, _ck=None) -> LayeredGAN:
+    "A `LayeredGAN` with only its generator (D None) from `save_layered_generator`; a changed architecture is refused, naming the file."
+    ck = load_checkpoint(path) if _ck is None else _ck
+    if not isinstance(ck, dict) or ck.get('format') != LAYERED_GENERATOR_FORMAT:
+        raise CheckpointError(f"{path}: not a layered generator file (format {LAYERED_GENERATOR_FORMAT!r})")
+    arch = dict(ck['architecture'])
+    known = set(inspect.signature(LayeredGenerator.__init__).parameters) - {'self'}
+    if set(arch) - known:
+        raise CheckpointError(f"{path}: architecture settings {sorted(set(arch) - known)} are unknown to this version of gannotate")
+    G = LayeredGenerator(**arch)
+    _load_weights(G, ck['state_dict'], path, 'generator')
+    cfg = {**_with_legacy(arch), **ck['synthesis'], **arch}
+    return LayeredGAN(G.to(get_device(device)).eval().requires_grad_(False), None, cfg, (), ck['step'], ck['seconds'],
+                      ck['cpu_seconds'])
 
 # %% ../nbs/07_layered_gan.ipynb #1167db06
 def layered_figure(G: LayeredGenerator, n: int = 8, seed: int = 0, delta=None, title: str | None = None):
@@ -387,18 +518,28 @@ def layered_figure(G: LayeredGenerator, n: int = 8, seed: int = 0, delta=None, t
     img, _ = shifted_composite(l['bg'], l['fg'], l['mask'], d.to(l['bg'].device))
     return show_grid({'B': l['bg'], 'F': l['fg'], 'm': l['mask'], 'm·F': l['mask'] * l['fg'], 'composite': img}, title=title)
 
+
+def pairwise_iou(masks: torch.Tensor, threshold: float = .5) -> float:
+    "Mean IoU between the thresholded masks of every pair of the `masks` (n×1×H×W; two empty masks count as equal): 1 = one shape for all."
+    if len(masks) < 2: raise ValueError(f"pairwise_iou: needs at least 2 masks, got {len(masks)}")
+    b = (masks > threshold).flatten(1).float()
+    inter, area = b @ b.T, b.sum(1)
+    union = area[:, None] + area[None] - inter
+    iou = torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(inter))
+    i, j = torch.triu_indices(len(b), len(b), 1)
+    return float(iou[i, j].mean())
+
 @torch.no_grad()
-def layered_stats(G: LayeredGenerator, n: int = 256, seed: int = 0, batch_size: int = 64) -> dict:
-    "Mask statistics of `n` samples: mean area, mean min(m, 1−m), fractions of masks under 2 % / over 90 % of the image."
-    g, areas, bins = torch.Generator().manual_seed(seed), [], []
+def layered_stats(G: LayeredGenerator, n: int = 256, seed: int = 0, batch_size: int = 64, n_pairs: int = 64) -> dict:
+    "Mask statistics of `n` samples (eval mode): mean, pixel std and latent-to-latent std of m; area of m > ½, mean min(m, 1−m), fractions under 2 % / over 90 %; `pairwise_iou` of the first `n_pairs`."
+    g, ms = torch.Generator().manual_seed(seed), []
     was = G.training; G.eval()
-    for i in range(0, n, batch_size):
-        m = G.layers(G.sample_latents(min(batch_size, n - i), g), g)['mask']
-        areas.append((m > .5).float().mean((1, 2, 3))); bins.append(binary_loss(m) * len(m))
+    for i in range(0, n, batch_size): ms.append(G.layers(G.sample_latents(min(batch_size, n - i), g), g)['mask'].cpu())
     G.train(was)
-    a = torch.cat(areas)
-    return {'mask_area': float(a.mean()), 'binary': float(sum(bins) / n), 'empty_frac': float((a < .02).float().mean()),
-            'full_frac': float((a > .9).float().mean())}
+    m = torch.cat(ms); a = (m > .5).float().mean((1, 2, 3))
+    return {'mask_mean': float(m.mean()), 'mask_std': float(m.std()), 'latent_std': float(m.mean((1, 2, 3)).std()),
+            'mask_area': float(a.mean()), 'binary': float(binary_loss(m)), 'empty_frac': float((a < .02).float().mean()),
+            'full_frac': float((a > .9).float().mean()), 'pairwise_iou': pairwise_iou(m[:n_pairs])}
 
 # %% ../nbs/07_layered_gan.ipynb #c3c3f1f0
 def layered_explorer(G: LayeredGenerator, max_shift: float | None = None):
@@ -466,6 +607,7 @@ class DiscriminatorSegmenter(Segmenter):
 def joint_segmenter(gan: LayeredGAN) -> DiscriminatorSegmenter:
     "The segmenter trained jointly with the GAN: the U-Net discriminator's mask channel (`d_type` 'unet' or 'seg')."
     c = gan.config
+    if gan.D is None: raise ValueError("joint_segmenter: this LayeredGAN has no discriminator (a generator-only file); load the training checkpoint")
     if c['d_type'] not in ('unet', 'seg'):
         raise ValueError(f"joint_segmenter: the GAN was trained with d_type={c['d_type']!r}, which has no mask head; use 'unet' or 'seg'")
     dc = dict(in_ch=3, res=c['res'], ch_base=c['d_ch_base'], ch_max=c['d_ch_max'], n_pixel_out=gan.D.n_pixel_out)
@@ -584,7 +726,7 @@ def train_encoder(gan: LayeredGAN, images: torch.Tensor, config: dict, device=No
         return composite(l['bg'], l['fg'], l['mask'])
     seg.train()
     seg.history = train_inversion_encoder(seg.E, decode, images, c['enc_steps'], c['enc_batch_size'], c['enc_lr'],
-                                          c['perc_weight'], gan.D.to(dev), seed=seed, progress=progress, log_every=log_every)
+                                          c['perc_weight'], None if gan.D is None else gan.D.to(dev), seed=seed, progress=progress, log_every=log_every)
     return seg.eval()
 
 # %% ../nbs/07_layered_gan.ipynb #a16e1765
@@ -608,7 +750,8 @@ def fit_layered_gan(train_ds, config, *, device, seed, out_dir, progress):
     t1 = time.perf_counter()
     ck = None if out_dir is None else Path(out_dir) / f'layered_unet.step{gan.step}.train.pt'   # one U-Net per GAN state
     seg = post_train_unet(gan, config, device, seed, ck, progress)
-    seg.gan, seg.timings = gan, {'gan_seconds': t1 - t0, 'segmenter_seconds': time.perf_counter() - t1}
+    seg.gan, seg.timings = gan, {'gan_seconds': t1 - t0, 'segmenter_seconds': time.perf_counter() - t1,
+                                 'gan_train_seconds': gan.seconds, 'gan_cpu_seconds': gan.cpu_seconds}
     return seg
 
 LAYERED_JOINT_PRESETS = _presets(d_type='seg')
@@ -651,4 +794,8 @@ LAYERED_ABLATIONS = {   # name: (overrides, thesis reference)
     'joint_seg':        ({'d_type': 'seg'}, 'Tab. 4.1 (c) joint 0.726 / post 0.719'),
     'joint_unet_cutmix': ({'d_type': 'unet', 'cutmix': True}, 'Tab. 4.1 (b) joint 0.681 / post 0.736'),
     'mask_norm':        ({'mask_norm': 3., 'mask_area': 0.25, 'gamma3': 2.}, 'not in the thesis: standardised mask logits + diversity'),
+    'trgb_mask':        ({'mask_head': 'trgb'}, 'the tRGB-sum mask, σ(2a) (the default before 2026-12-02)'),
+    'subpixel_shift':   ({'shift_mode': 'subpixel'}, 'bilinear shifts (the default before 2026-12-02)'),
+    'code_jitter':      ({'jitter_mode': 'code', 'fg_jitter': 0.}, 'ch. 3 code: background-only jitter per channel, clipped'),
+    'binary_ramp':      ({'binary_ramp': 1000}, 'not in the thesis: γ2 ramped 0 → 2 over 1000 steps'),
 }
