@@ -24,8 +24,8 @@ __all__ = ['MOVE_TRAIN_KEYS', 'MOVE_PRESETS', 'DISC_REAL', 'DISC_FAKE', 'DISCS',
            'head_widths', 'MaskHead', 'vit_features', 'mask_losses', 'move_synthesis', 'MOVEDiscriminator',
            'MAEProjectedDiscriminator', 'FrozenFeatures', 'RandomConvNet', 'feature_network', 'FeatureProjector',
            'ProjectedDiscriminator', 'MOVESegmenter', 'move_discriminator', 'move_d_loss', 'color_augment',
-           'train_move', 'head_probe', 'predicted_boxes', 'move_views', 'move_figure', 'move_explorer', 'load_any_mae',
-           'fit_move']
+           'train_move', 'head_probe', 'discriminator_scores', 'predicted_boxes', 'move_views', 'move_figure',
+           'move_explorer', 'load_any_mae', 'fit_move']
 
 # %% ../nbs/09_move.ipynb #a21e8e54
 def _block(cin, cout, up=True):
@@ -473,6 +473,19 @@ def head_probe(encoder: ViTEncoder, ds, mean=IMAGENET_MEAN, std=IMAGENET_STD, he
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); hist.append(loss.item())
     seg.history = hist
     return seg.eval()
+
+# %% ../nbs/09_move.ipynb #ac4f2b8c
+@torch.no_grad()
+def discriminator_scores(D: nn.Module, mae: MAE, images: torch.Tensor, masks: dict, delta) -> dict:
+    "Per image, `D`'s mean logit (eval mode) on the reals and fakes of the game for each named mask (B×1×H×W) at shifts `delta`."
+    D = D.eval(); sc = lambda t: D(t).reshape(len(t), -1).mean(1)
+    out = {'image x': sc(images)}
+    for name, m in masks.items():
+        s = move_synthesis(mae, images, m, delta)
+        out.setdefault('real AE(x)', sc(s['autoencoded']))
+        out |= {f'real composite0 [{name}]': sc(s['composite0']), f'fake composite [{name}]': sc(s['composite']),
+                f'fake copy-paste [{name}]': sc(s['copy_paste'])}
+    return out
 
 # %% ../nbs/09_move.ipynb #140ca81c
 def predicted_boxes(prob: torch.Tensor, threshold: float = .5, multi: bool = False, min_area: float = .01) -> torch.Tensor:
