@@ -249,11 +249,14 @@ _PG_CHANNELS = {4: 8, 8: 8, 16: 4, 32: 2, 64: 1, 128: 1, 256: .5, 512: .25}   # 
 
 def _scale_disc(cin: int, size: int, width: int, end: int = 8) -> nn.Sequential:
     "A small discriminator on one scale: stride-2 blocks (SN conv, BatchNorm, LeakyReLU) down to `end` px, then a 4×4 conv to patch logits."
-    sn, ch = nn.utils.parametrizations.spectral_norm, lambda s: max(1, int(width * _PG_CHANNELS.get(s, 8 if s < 4 else .25)))
+    sn = nn.utils.parametrizations.spectral_norm
+    s = min(_PG_CHANNELS, key=lambda k: abs(k - size))               # sizes snap to Projected GAN's table (224 px → 112 ≈ 128, …)
     layers, c = [], cin
-    while size > end:
-        size //= 2
-        layers += [sn(nn.Conv2d(c, ch(size), 4, 2, 1)), nn.BatchNorm2d(ch(size)), nn.LeakyReLU(0.2)]; c = ch(size)
+    while s > end:
+        s, size = s // 2, size // 2
+        layers += [sn(nn.Conv2d(c, max(1, int(width * _PG_CHANNELS[s])), 4, 2, 1)), nn.BatchNorm2d(max(1, int(width * _PG_CHANNELS[s]))),
+                   nn.LeakyReLU(0.2)]
+        c = max(1, int(width * _PG_CHANNELS[s]))
     return nn.Sequential(*layers, sn(nn.Conv2d(c, 1, min(4, size), 1, 0)))
 
 class ProjectedDiscriminator(nn.Module):
