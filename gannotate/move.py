@@ -257,7 +257,7 @@ def _scale_disc(cin: int, size: int, width: int, end: int = 8) -> nn.Sequential:
         layers += [sn(nn.Conv2d(c, max(1, int(width * _PG_CHANNELS[s])), 4, 2, 1)), nn.BatchNorm2d(max(1, int(width * _PG_CHANNELS[s]))),
                    nn.LeakyReLU(0.2)]
         c = max(1, int(width * _PG_CHANNELS[s]))
-    return nn.Sequential(*layers, sn(nn.Conv2d(c, 1, min(4, size), 1, 0)))
+    return nn.Sequential(*layers, sn(nn.Conv2d(c, 1, min(4, size), 1, 0, bias=False)))
 
 class ProjectedDiscriminator(nn.Module):
     "Sauer et al. 2021: frozen feature network + random projections at 4 scales, one small trainable discriminator per scale; B×K logits."
