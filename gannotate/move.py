@@ -136,30 +136,25 @@ class FrozenFeatures(nn.Module):
     def train(self, mode: bool = True): return super().train(False)     # BatchNorm statistics stay frozen
     def forward(self, x): return self.net(x)
 
-class RandomConvNet(nn.Module):
-    "A randomly initialised (seeded) conv net, frozen: four stages at strides 4, 8, 16, 32 — a feature network that needs no download."
-    def __init__(self, widths=(32, 64, 128, 256), seed: int = 0):
+class _Stages(nn.Module):
+    "Modules applied in sequence, each one's output returned: a feature network of `len(stages)` scales."
+    def __init__(self, stages, channels):
         super().__init__()
-        conv = lambda a, b: [nn.Conv2d(a, b, 3, 2, 1), nn.LeakyReLU(0.2)]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.stages = nn.ModuleList([nn.Sequential(*conv(3, widths[0] // 2), *conv(widths[0] // 2, widths[0]))] +
-                                        [nn.Sequential(*conv(a, b)) for a, b in zip(widths[:-1], widths[1:])])
-        self.channels = list(widths)
+        self.stages, self.channels = nn.ModuleList(stages), list(channels)
     def forward(self, x):
         out = []
         for s in self.stages: x = s(x); out.append(x)
         return out
 
-class _Stages(nn.Module):
-    "A sequence of modules cut into four stages whose outputs are returned."
-    def __init__(self, stages, channels):
-        super().__init__()
-        self.stages, self.channels = nn.ModuleList(stages), channels
-    def forward(self, x):
-        out = []
-        for s in self.stages: x = s(x); out.append(x)
-        return out
+class RandomConvNet(_Stages):
+    "A randomly initialised (seeded) conv net, frozen: four stages at strides 4, 8, 16, 32 — a feature network that needs no download."
+    def __init__(self, widths=(32, 64, 128, 256), seed: int = 0):
+        conv = lambda a, b: [nn.Conv2d(a, b, 3, 2, 1), nn.LeakyReLU(0.2)]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            stages = [nn.Sequential(*conv(3, widths[0] // 2), *conv(widths[0] // 2, widths[0]))] + \
+                     [nn.Sequential(*conv(a, b)) for a, b in zip(widths[:-1], widths[1:])]
+        super().__init__(stages, widths)
 
 def _load_weights(net: nn.Module, checkpoint, who: str, allow_unexpected=()):
     "Load a local state-dict file into `net`, refusing missing or misshapen tensors (names the file)."
