@@ -542,7 +542,7 @@ def load_any_mae(path, device=None) -> MAE:
                  paper='thesis ch. 5')
 def fit_move(train_ds, config, *, device, seed, out_dir, progress):
     "Pre-train (or load) the MAE, pick the backbone, train MOVE → `MOVESegmenter`."
-    out, t0 = None if out_dir is None else Path(out_dir), time.perf_counter()
+    out, t0, c0 = None if out_dir is None else Path(out_dir), time.perf_counter(), time.process_time()
     if config['mae_checkpoint']: mae = load_any_mae(config['mae_checkpoint'], device)
     else:
         if config['mae_preset'] == 'paper':
@@ -551,7 +551,7 @@ def fit_move(train_ds, config, *, device, seed, out_dir, progress):
         kw = {} if config['mae_steps'] is None else {'steps': config['mae_steps']}
         mae = train_mae(train_ds, config['mae_preset'], device=device, seed=seed, img_size=config['res'], progress=progress,
                         ckpt_path=None if out is None else out / 'move_mae.pt', **kw)
-    t1, backbone = time.perf_counter(), None
+    t1, c1, backbone = time.perf_counter(), time.process_time(), None
     if config['backbone'] == 'dino':
         if not config['backbone_checkpoint']:
             raise ValueError("move: backbone='dino' needs backbone_checkpoint=<local DINO ViT file> (e.g. "
@@ -561,7 +561,8 @@ def fit_move(train_ds, config, *, device, seed, out_dir, progress):
     seg = train_move(train_ds, mae, config, backbone, device=device, seed=seed, progress=progress,
                      ckpt_path=None if out is None else out / 'move.train.pt')
     seg.__dict__['mae'] = mae   # kept for figures; not a registered submodule, so not in the saved state dict
-    seg.timings = {'mae_seconds': t1 - t0, 'move_seconds': time.perf_counter() - t1}
+    seg.timings = {'mae_seconds': t1 - t0, 'move_seconds': time.perf_counter() - t1,      # wall clock; and this process's CPU time:
+                   'mae_cpu_seconds': c1 - c0, 'move_cpu_seconds': time.process_time() - c1}
     return seg
 
 # %% ../nbs/09_move.ipynb #f1c73ca0
