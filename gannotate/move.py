@@ -274,10 +274,10 @@ class ProjectedDiscriminator(nn.Module):
         return torch.cat([d(f).flatten(1) for d, f in zip(self.discs, self.projector(z))], 1)
 
 # %% ../nbs/09_move.ipynb #d42f44d9
-MOVE_TRAIN_KEYS = ('steps', 'batch_size', 'lr', 'shift', 'theta_min', 'lambda_min', 'lambda_bin', 'bin_ramp',
+MOVE_TRAIN_KEYS = ('steps', 'batch_size', 'lr', 'lr_d', 'shift', 'theta_min', 'lambda_min', 'lambda_bin', 'bin_ramp',
                    'pooled_losses', 'differentiable', 'mse_mae', 'disc_real', 'disc_fake', 'disc', 'd_width', 'd_features',
                    'd_checkpoint', 'aug_range', 'head_width', 'pixel_width', 'feature_layer', 'res')
-_COMMON = dict(lr=2e-4, shift=1 / 8, theta_min=0.05, lambda_min=100., lambda_bin=12.5, pooled_losses=True,
+_COMMON = dict(lr=2e-4, lr_d=2e-4, shift=1 / 8, theta_min=0.05, lambda_min=100., lambda_bin=12.5, pooled_losses=True,
                differentiable=True, mse_mae=False, disc_real='ae+comp', disc_fake='comp+copy', feature_layer=-2,
                aug_range='pm1', pixel_width=0, d_checkpoint=None)
 MOVE_PRESETS = {
@@ -389,7 +389,7 @@ def train_move(ds, mae: MAE, config: dict, backbone: ViTEncoder | None = None, d
     seg, D = seg.to(dev), D.to(dev)
     d_params = D.trainable() if hasattr(D, 'trainable') else list(D.parameters())
     opt_s = torch.optim.Adam(seg.head.parameters(), lr=cfg['lr'], betas=(0.9, 0.95))
-    opt_d = torch.optim.Adam(d_params, lr=cfg['lr'], betas=(0., 0.99))
+    opt_d = torch.optim.Adam(d_params, lr=cfg['lr_d'], betas=(0., 0.99))
     gen, step, hist = torch.Generator().manual_seed(seed), 0, []
     aug = lambda t: color_augment(t, gen, cfg['aug_range'])
     run = {k: cfg[k] for k in MOVE_TRAIN_KEYS} | {'seed': seed}
