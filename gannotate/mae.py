@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_mae.ipynb #036c70ef
 from __future__ import annotations
-import math, time
+import inspect, math, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -309,9 +309,15 @@ def _lr_at(step, steps, lr, warmup):
     w = max(1, int(warmup * steps))
     return lr * (step + 1) / w if step < w else lr * .5 * (1 + math.cos(math.pi * (step - w) / max(1, steps - w)))
 
+def _check_arch(saved: dict, cfg: dict, path):
+    "Refuse weights whose stored architecture differs from the one being built (names the file and the keys)."
+    diff = {k: (saved.get(k), cfg.get(k)) for k in ARCH_KEYS + ('mlp_ratio',) if saved.get(k) != cfg.get(k)}
+    if diff: raise CheckpointError(f"{path}: the checkpoint's MAE architecture differs from this one (saved, here): {diff}")
+
 def train_mae(ds, preset: str = 'cpu', mae: MAE | None = None, device=None, seed: int = 0, ckpt_path=None,
-              ckpt_every: int = 250, resume: bool = True, progress: bool = True, **overrides) -> MAE:
-    "Train an MAE from scratch on the images of `ds` (He et al. 2022 recipe, reduced by the preset); resumable."
+              ckpt_every: int = 250, resume: bool = True, progress: bool = True, stop_at: int | None = None,
+              **overrides) -> MAE:
+    "Train an MAE from scratch on the images of `ds` (He et al. 2022 recipe, reduced by the preset); resumable; `stop_at`: pause there."
     if preset not in MAE_PRESETS: raise KeyError(f"train_mae: unknown preset {preset!r}; choose from {sorted(MAE_PRESETS)}")
     bad = [k for k in overrides if k not in MAE_PRESETS[preset]]
     if bad: raise KeyError(f"train_mae: unknown setting(s) {bad}; settings: {sorted(MAE_PRESETS[preset])}")
@@ -323,6 +329,9 @@ def train_mae(ds, preset: str = 'cpu', mae: MAE | None = None, device=None, seed
     mae = mae.to(dev).train()
     opt = torch.optim.AdamW([p for p in mae.parameters() if p.requires_grad], lr=cfg['lr'], betas=(0.9, 0.95),
                             weight_decay=cfg['weight_decay'])
+    if stop_at is not None and not 0 < stop_at <= cfg['steps']:
+        raise ValueError(f"train_mae: stop_at must be in 1..steps={cfg['steps']}, got {stop_at}")
+    if stop_at is not None and ckpt_path is None: raise ValueError("train_mae: stop_at needs a ckpt_path to resume from")
     gen, step, hist = torch.Generator().manual_seed(seed), 0, []
     run = {k: cfg[k] for k in ('steps', 'batch_size', 'lr', 'mask_ratio', 'visible_weight')} | {'seed': seed}
     ckpt_path = None if ckpt_path is None else Path(ckpt_path)
@@ -332,6 +341,7 @@ def train_mae(ds, preset: str = 'cpu', mae: MAE | None = None, device=None, seed
             raise CheckpointError(f"{ckpt_path}: not a train_mae checkpoint")
         diff = {k: (ck['run'].get(k), v) for k, v in run.items() if ck['run'].get(k) != v}
         if diff: raise ValueError(f"{ckpt_path}: checkpoint settings differ from this call {diff}; use another ckpt_path or resume=False")
+        _check_arch(ck.get('config', {}), mae.config, ckpt_path)
         mae.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer'])
         gen.set_state(ck['generator']); step, hist = ck['step'], ck['history'].tolist()
     sample = image_batches(ds, mae.config['img_size'])
@@ -339,8 +349,9 @@ def train_mae(ds, preset: str = 'cpu', mae: MAE | None = None, device=None, seed
         save_checkpoint(dict(format=MAE_FORMAT, config=mae.config, model=mae.state_dict(), optimizer=opt.state_dict(),
                              generator=gen.get_state(), step=step, run=run,
                              history=torch.tensor(hist, dtype=torch.float64)), ckpt_path)
-    pbar = tqdm(total=cfg['steps'], initial=step, desc='train_mae', disable=not progress, leave=False)
-    while step < cfg['steps']:
+    end = cfg['steps'] if stop_at is None else stop_at
+    pbar = tqdm(total=end, initial=min(step, end), desc='train_mae', disable=not progress, leave=False)
+    while step < end:
         for g in opt.param_groups: g['lr'] = _lr_at(step, cfg['steps'], cfg['lr'], cfg['warmup'])
         x = sample(cfg['batch_size'], gen).to(dev)
         loss = mae.loss(x, cfg['mask_ratio'], gen, cfg['visible_weight'])
@@ -348,7 +359,7 @@ def train_mae(ds, preset: str = 'cpu', mae: MAE | None = None, device=None, seed
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
         step += 1; hist.append(loss.item()); pbar.update(1)
         if step % 20 == 0: pbar.set_postfix(loss=f'{np.mean(hist[-20:]):.4f}')
-        if ckpt_path is not None and (step % ckpt_every == 0 or step == cfg['steps']): save()
+        if ckpt_path is not None and (step % ckpt_every == 0 or step == end): save()
     pbar.close()
     mae.history = hist
     return mae.eval()
@@ -364,7 +375,18 @@ def load_mae(path, device=None) -> MAE:
     if not isinstance(ck, dict) or ck.get('format') != MAE_FORMAT:
         hint = " (official MAE weights? use load_official_mae)" if isinstance(ck, dict) and 'model' in ck else ''
         raise CheckpointError(f"{path}: not a gannotate MAE checkpoint{hint}")
-    mae = MAE(**ck['config']); mae.load_state_dict(ck['model'])
+    cfg = ck.get('config')
+    if not isinstance(cfg, dict): raise CheckpointError(f"{path}: the MAE checkpoint stores no architecture configuration")
+    unknown = sorted(set(cfg) - set(inspect.signature(MAE).parameters))
+    if unknown: raise CheckpointError(f"{path}: the stored MAE architecture has settings this version does not know: {unknown}")
+    mae = MAE(**cfg)
+    own, sd = mae.state_dict(), ck['model']
+    missing, unexpected = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
+    shapes = [f"{k} {tuple(sd[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in sd and sd[k].shape != v.shape]
+    if missing or unexpected or shapes:
+        raise CheckpointError(f"{path}: the weights do not fit the MAE architecture stored with them (saved by another "
+                              f"version?): missing {missing[:5]}, unexpected {unexpected[:5]}, other shapes {shapes[:3]}")
+    mae.load_state_dict(sd)
     return mae.to(get_device(device)).eval()
 
 # %% ../nbs/08_mae.ipynb #45b1009e

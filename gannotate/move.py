@@ -15,32 +15,47 @@ from tqdm.auto import tqdm
 from .core import *
 from .mae import (MAE, ViTEncoder, MAE_PRESETS, train_mae, load_mae, load_official_mae, load_vit_encoder,
                            inpainting_mask, tile_mask, image_batches, save_mae, MAE_FORMAT, IMAGENET_MEAN, IMAGENET_STD)
-from .gan import HingeLoss, DiffAugment
+from .gan import DiffAugment
 from .data import square_tensors
 from .methods import Segmenter, register_segmenter, register_method
 
 # %% auto #0
-__all__ = ['MOVE_TRAIN_KEYS', 'MOVE_PRESETS', 'DISC_REAL', 'DISC_FAKE', 'DISCS', 'MOVE_FORMAT', 'MOVE_ABLATIONS', 'MaskHead',
-           'vit_features', 'mask_losses', 'move_synthesis', 'MOVEDiscriminator', 'ProjectedDiscriminator',
-           'MOVESegmenter', 'train_move', 'head_probe', 'predicted_boxes', 'move_views', 'move_figure', 'move_explorer',
-           'load_any_mae', 'fit_move']
+__all__ = ['MOVE_TRAIN_KEYS', 'MOVE_PRESETS', 'DISC_REAL', 'DISC_FAKE', 'DISCS', 'AUG_RANGES', 'MOVE_FORMAT', 'MOVE_ABLATIONS',
+           'head_widths', 'MaskHead', 'vit_features', 'mask_losses', 'move_synthesis', 'MOVEDiscriminator',
+           'MAEProjectedDiscriminator', 'FrozenFeatures', 'RandomConvNet', 'feature_network', 'FeatureProjector',
+           'ProjectedDiscriminator', 'MOVESegmenter', 'move_discriminator', 'move_d_loss', 'color_augment',
+           'train_move', 'head_probe', 'discriminator_scores', 'predicted_boxes', 'move_views', 'move_figure',
+           'move_explorer', 'load_any_mae', 'fit_move']
 
 # %% ../nbs/09_move.ipynb #a21e8e54
-def _up_block(cin, cout, up=True):
+def _block(cin, cout, up=True):
     layers = [nn.Upsample(scale_factor=2, mode='nearest')] if up else []
-    return nn.Sequential(*layers, nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2))
+    return nn.Sequential(*layers, nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.LeakyReLU())
+
+def head_widths(in_dim: int, patch: int = 8, width: int = 128) -> list:
+    "Channels of the head's log2(P) upsampling blocks and its last block: in_dim/2, in_dim/4, … but never below `width`."
+    n_up = int(round(math.log2(patch)))
+    if 2 ** n_up != patch: raise ValueError(f"MaskHead: the tile size must be a power of two, got {patch}")
+    if width < 1: raise ValueError(f"MaskHead: width must be >= 1, got {width}")
+    return [max(width, in_dim // 2 ** (i + 1)) for i in range(n_up + 1)]
 
 class MaskHead(nn.Module):
-    "Upsampling CNN: B×D×h×w features → B×1×(h·P)×(w·P) mask **logits** (thesis §5.3)."
-    def __init__(self, in_dim: int, patch: int = 8, width: int = 16):
+    "LayerNorm'd tile features B×D×h×w → upsampling CNN → B×1×(h·P)×(w·P) mask **logits** (thesis §5.3)."
+    def __init__(self, in_dim: int, patch: int = 8, width: int = 128, pixel_width: int = 0):
         super().__init__()
-        n_up = int(round(math.log2(patch)))
-        if 2 ** n_up != patch: raise ValueError(f"MaskHead: the tile size must be a power of two, got {patch}")
-        chans = [in_dim] + [width * 2 ** (n_up - 1 - i) for i in range(n_up)]
-        self.blocks = nn.Sequential(*[_up_block(a, b) for a, b in zip(chans[:-1], chans[1:])],
-                                    _up_block(chans[-1], chans[-1], up=False))
-        self.proj = nn.Conv2d(chans[-1], 1, 1)
-    def forward(self, feats): return self.proj(self.blocks(feats))
+        ws = head_widths(in_dim, patch, width)
+        self.norm = nn.LayerNorm(in_dim, eps=1e-6)                  # trainable, on each tile's feature vector
+        self.blocks = nn.Sequential(*[_block(a, b) for a, b in zip([in_dim] + ws[:-2], ws[:-1])])
+        self.pixel = nn.Sequential(_block(3, pixel_width, up=False), _block(pixel_width, pixel_width, up=False)) if pixel_width else None
+        self.last = _block(ws[-2] + pixel_width, ws[-1], up=False)
+        self.proj = nn.Conv2d(ws[-1], 1, 1)
+
+    def forward(self, feats: torch.Tensor, images: torch.Tensor | None = None) -> torch.Tensor:
+        z = self.blocks(self.norm(feats.permute(0, 2, 3, 1)).permute(0, 3, 1, 2))
+        if self.pixel is not None:
+            if images is None: raise ValueError("MaskHead: a head with a pixel branch needs the images (B×3×H×W in [0,1])")
+            z = torch.cat([z, self.pixel(images * 2 - 1)], 1)
+        return self.proj(self.last(z))
 
 # %% ../nbs/09_move.ipynb #5f6cadcc
 def vit_features(encoder: ViTEncoder, x_norm: torch.Tensor, layer: int = -2) -> torch.Tensor:
@@ -59,12 +74,14 @@ def mask_losses(m: torch.Tensor, P: int, theta: float = 0.05, pooled: bool = Tru
 # %% ../nbs/09_move.ipynb #77626a1b
 def move_synthesis(mae: MAE, x: torch.Tensor, m: torch.Tensor, delta: torch.Tensor, enc: dict | None = None,
                    x_ae: torch.Tensor | None = None, differentiable: bool = True, mse_mae: bool = False) -> dict:
-    "All images of thesis Fig. 5.2 for images `x`, masks `m` (B×1×H×W) and shifts `delta` (B×2 px)."
+    "All images of thesis Fig. 5.2 for images `x`, masks `m` (B×1×H×W) and shifts `delta` (B×2 px, rounded to whole pixels)."
     P = mae.patch
-    if enc is None:
-        with torch.no_grad(): enc = mae.encode(x)
-    if x_ae is None:
-        with torch.no_grad(): x_ae = x if mse_mae else mae.autoencode(x, enc)
+    delta = torch.as_tensor(delta, dtype=x.dtype, device=x.device).reshape(-1, 2).expand(len(x), 2).round()
+    x_d = shift(x, delta)
+    with torch.no_grad():
+        if enc is None: enc = mae.encode(x)
+        if x_ae is None: x_ae = x if mse_mae else mae.autoencode(x, enc)
+        x_ae_d = x_d if mse_mae else mae.autoencode(x_d)            # AE(shift(x, δ)): one more MAE pass
     m_d = shift(m, delta)
     m_hat = inpainting_mask(m, m_d, P)
     if not differentiable: m_hat = (m_hat.detach() > .5).to(m.dtype)
@@ -72,10 +89,8 @@ def move_synthesis(mae: MAE, x: torch.Tensor, m: torch.Tensor, delta: torch.Tens
     if mse_mae:
         up = F.interpolate(m_hat, scale_factor=P, mode='nearest')
         b = x * (1 - up) + b * up
-    fg_d = shift(x_ae, delta)
-    return dict(mask=m, mask_shifted=m_d, m_hat=m_hat, background=b, autoencoded=x_ae,
-                composite=composite(b, fg_d, m_d), composite0=composite(b, x_ae, m),
-                copy_paste=composite(x_ae, fg_d, m_d))
+    return dict(mask=m, mask_shifted=m_d, delta=delta, m_hat=m_hat, background=b, autoencoded=x_ae, autoencoded_shifted=x_ae_d,
+                composite=composite(b, x_ae_d, m_d), composite0=composite(b, x_ae, m), copy_paste=composite(x_ae, x_ae_d, m_d))
 
 # %% ../nbs/09_move.ipynb #62ef7e7e
 class MOVEDiscriminator(nn.Module):
@@ -89,8 +104,8 @@ class MOVEDiscriminator(nn.Module):
     def forward(self, x): return self.out(self.body(x * 2 - 1)).mean((1, 2, 3))
 
 # %% ../nbs/09_move.ipynb #00c98bdb
-class ProjectedDiscriminator(nn.Module):
-    "Frozen ViT encoder blocks → small trainable heads (one per block), plus an optional pixel `MOVEDiscriminator`."
+class MAEProjectedDiscriminator(nn.Module):
+    "Not in the thesis: frozen MAE-encoder blocks → small trainable heads (one per block), plus an optional pixel `MOVEDiscriminator`."
     def __init__(self, encoder: dict, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), layers=(0, -1),
                  width: int = 64, pixel_width: int = 16):
         super().__init__()
@@ -112,35 +127,183 @@ class ProjectedDiscriminator(nn.Module):
             logit = logit + h(z.transpose(1, 2).reshape(len(z), -1, gh, gw)).mean((1, 2, 3))
         return logit + (self.pixel(x) if self.pixel is not None else 0.)
 
+# %% ../nbs/09_move.ipynb #090a2912
+class FrozenFeatures(nn.Module):
+    "A feature network (a module returning a list of 4 maps, with `.channels`) that is never trained and stays in eval mode."
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net, self.channels = net.requires_grad_(False).eval(), list(net.channels)
+    def train(self, mode: bool = True): return super().train(False)     # BatchNorm statistics stay frozen
+    def forward(self, x): return self.net(x)
+
+class _Stages(nn.Module):
+    "Modules applied in sequence, each one's output returned: a feature network of `len(stages)` scales."
+    def __init__(self, stages, channels):
+        super().__init__()
+        self.stages, self.channels = nn.ModuleList(stages), list(channels)
+    def forward(self, x):
+        out = []
+        for s in self.stages: x = s(x); out.append(x)
+        return out
+
+class RandomConvNet(_Stages):
+    "A randomly initialised (seeded) conv net, frozen: four stages at strides 4, 8, 16, 32 — a feature network that needs no download."
+    def __init__(self, widths=(32, 64, 128, 256), seed: int = 0):
+        conv = lambda a, b: [nn.Conv2d(a, b, 3, 2, 1), nn.LeakyReLU(0.2)]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            stages = [nn.Sequential(*conv(3, widths[0] // 2), *conv(widths[0] // 2, widths[0]))] + \
+                     [nn.Sequential(*conv(a, b)) for a, b in zip(widths[:-1], widths[1:])]
+        super().__init__(stages, widths)
+
+def _load_weights(net: nn.Module, checkpoint, who: str, allow_unexpected=()):
+    "Load a local state-dict file into `net`, refusing missing or misshapen tensors (names the file)."
+    ck = load_checkpoint(checkpoint)
+    for k in ('state_dict', 'model', 'state_dict_ema'):
+        if isinstance(ck.get(k), dict): ck = ck[k]; break
+    sd = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in ck.items()}
+    own = net.state_dict()
+    missing = sorted(set(own) - set(sd))
+    unexpected = sorted(k for k in set(sd) - set(own) if not k.startswith(tuple(allow_unexpected)))
+    shapes = [f"{k} {tuple(sd[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in sd and sd[k].shape != v.shape]
+    if missing or unexpected or shapes:
+        raise CheckpointError(f"{checkpoint}: these weights do not fit {who}: missing {missing[:4]}, unexpected {unexpected[:4]}, "
+                              f"other shapes {shapes[:3]}")
+    net.load_state_dict({k: sd[k] for k in own})
+
+def _cut_by_stride(body: list, size: int = 224) -> tuple:
+    "Group consecutive modules into the stages ending at output strides 4, 8, 16, 32 (the last module at each)."
+    z, ends, chans = torch.zeros(1, 3, size, size), {}, {}
+    with torch.no_grad():
+        for i, b in enumerate(body):
+            z = b(z); s = size // z.shape[-1]
+            if s in (4, 8, 16, 32): ends[s], chans[s] = i, z.shape[1]
+    miss = [s for s in (4, 8, 16, 32) if s not in ends]
+    if miss: raise ValueError(f"projected discriminator: the feature network has no stage at stride(s) {miss}")
+    cuts = [0] + [ends[s] + 1 for s in (4, 8, 16, 32)]
+    return [nn.Sequential(*body[a:b]) for a, b in zip(cuts[:-1], cuts[1:])], [chans[s] for s in (4, 8, 16, 32)]
+
+def feature_network(spec: str = 'random', checkpoint=None, seed: int = 0) -> nn.Module:
+    "The projected discriminator's frozen feature network: 'random', 'torchvision:<arch>' or 'timm:<name>' (weights from a local `checkpoint`)."
+    if spec == 'random':
+        if checkpoint: raise ValueError("feature_network: 'random' takes no checkpoint")
+        return FrozenFeatures(RandomConvNet(seed=seed))
+    kind, _, name = spec.partition(':')
+    if kind not in ('torchvision', 'timm') or not name:
+        raise ValueError(f"feature_network: spec must be 'random', 'torchvision:<arch>' or 'timm:<name>', got {spec!r}")
+    if not checkpoint:
+        raise ValueError(f"feature_network: {spec!r} needs its weights as a local file (checkpoint=...); nothing is downloaded. "
+                         "Without one, use 'random'")
+    if kind == 'torchvision':
+        import torchvision
+        try: net = torchvision.models.get_model(name, weights=None)
+        except ValueError: raise ValueError(f"feature_network: unknown torchvision architecture {name!r}") from None
+        _load_weights(net, checkpoint, f"torchvision's {name}")
+        if hasattr(net, 'features'): body = list(net.features)
+        elif all(hasattr(net, f'layer{i}') for i in range(1, 5)):
+            body = [nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool), net.layer1, net.layer2, net.layer3, net.layer4]
+        else: raise ValueError(f"feature_network: cannot cut torchvision's {name!r} into stages (no .features, no layer1..4)")
+        return FrozenFeatures(_Stages(*_cut_by_stride(body)))
+    try: import timm
+    except ImportError:
+        raise ImportError(f"feature_network: {spec!r} needs the timm package (pip install timm); or use a torchvision "
+                          "architecture or 'random'") from None
+    net = timm.create_model(name, pretrained=False, features_only=True, out_indices=(1, 2, 3, 4))
+    _load_weights(net, checkpoint, f"timm's {name}", allow_unexpected=('conv_head', 'bn2', 'classifier', 'head', 'fc'))
+    class _Timm(nn.Module):
+        def __init__(self, n): super().__init__(); self.net, self.channels = n, list(n.feature_info.channels())
+        def forward(self, x): return list(self.net(x))
+    return FrozenFeatures(_Timm(net))
+
+# %% ../nbs/09_move.ipynb #d2dc2e28
+class _Fuse(nn.Module):
+    "Cross-scale mixing step (Sauer et al. 2021 CSM): add the coarser map, upsample ×2, 1×1 conv."
+    def __init__(self, cin: int, cout: int):
+        super().__init__(); self.out = nn.Conv2d(cin, cout, 1)
+    def forward(self, x, skip=None):
+        if skip is not None: x = x + skip
+        return self.out(F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=True))
+
+class FeatureProjector(nn.Module):
+    "Frozen features at 4 scales → random cross-channel (CCM, 1×1 convs) and cross-scale (CSM, top-down) projections; nothing here trains."
+    def __init__(self, features: nn.Module, cout: int = 64, seed: int = 0):
+        super().__init__()
+        self.features, c, ch = features, cout, features.channels
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.ccm = nn.ModuleList([nn.Conv2d(a, b, 1) for a, b in zip(ch, [c, 2 * c, 4 * c, 8 * c])])
+            self.csm = nn.ModuleList([_Fuse(c, c), _Fuse(2 * c, c), _Fuse(4 * c, 2 * c), _Fuse(8 * c, 4 * c)])
+        self.channels = [c, c, 2 * c, 4 * c]                          # at strides 2, 4, 8, 16 (CSM upsamples once)
+        self.ccm.requires_grad_(False); self.csm.requires_grad_(False)
+    def forward(self, x):
+        c = [p(f) for p, f in zip(self.ccm, self.features(x))]
+        o3 = self.csm[3](c[3]); o2 = self.csm[2](o3, c[2]); o1 = self.csm[1](o2, c[1])
+        return [self.csm[0](o1, c[0]), o1, o2, o3]
+
+_PG_CHANNELS = {4: 8, 8: 8, 16: 4, 32: 2, 64: 1, 128: 1, 256: .5, 512: .25}   # × width: Projected GAN's per-resolution channels
+
+def _scale_disc(cin: int, size: int, width: int, end: int = 8) -> nn.Sequential:
+    "A small discriminator on one scale: stride-2 blocks (SN conv, BatchNorm, LeakyReLU) down to `end` px, then a 4×4 conv to patch logits."
+    sn = nn.utils.parametrizations.spectral_norm
+    s = min(_PG_CHANNELS, key=lambda k: abs(k - size))               # sizes snap to Projected GAN's table (224 px → 112 ≈ 128, …)
+    layers, c = [], cin
+    while s > end:
+        s, size = s // 2, size // 2
+        layers += [sn(nn.Conv2d(c, max(1, int(width * _PG_CHANNELS[s])), 4, 2, 1)), nn.BatchNorm2d(max(1, int(width * _PG_CHANNELS[s]))),
+                   nn.LeakyReLU(0.2)]
+        c = max(1, int(width * _PG_CHANNELS[s]))
+    return nn.Sequential(*layers, sn(nn.Conv2d(c, 1, min(4, size), 1, 0, bias=False)))
+
+class ProjectedDiscriminator(nn.Module):
+    "Sauer et al. 2021: frozen feature network + random projections at 4 scales, one small trainable discriminator per scale; B×K logits."
+    def __init__(self, features: str = 'random', checkpoint=None, img_size: int = 64, width: int = 64, cout: int | None = None,
+                 end_size: int = 8, feature_size: int | None = None, seed: int = 0):
+        super().__init__()
+        self.projector = FeatureProjector(FrozenFeatures(feature_network(features, checkpoint, seed)) if isinstance(features, str)
+                                          else FrozenFeatures(features), cout or width, seed)
+        self.feature_size = feature_size
+        s = feature_size or img_size
+        with torch.no_grad(): sizes = [f.shape[-1] for f in self.projector(torch.zeros(1, 3, s, s))]
+        self.discs = nn.ModuleList([_scale_disc(c, z, width, end_size) for c, z in zip(self.projector.channels, sizes)])
+    def trainable(self): return [p for p in self.discs.parameters()]
+    def train(self, mode: bool = True):
+        super().train(mode); self.projector.eval(); return self
+    def forward(self, x):
+        z = x * 2 - 1                                                  # the feature network sees [−1, 1] (as in Projected GAN)
+        if self.feature_size: z = F.interpolate(z, size=(self.feature_size,) * 2, mode='bilinear', align_corners=False)
+        return torch.cat([d(f).flatten(1) for d, f in zip(self.discs, self.projector(z))], 1)
+
 # %% ../nbs/09_move.ipynb #d42f44d9
-MOVE_TRAIN_KEYS = ('steps', 'batch_size', 'lr', 'shift', 'theta_min', 'lambda_min', 'lambda_bin', 'bin_ramp',
-                   'pooled_losses', 'differentiable', 'mse_mae', 'disc_real', 'disc_fake', 'disc', 'd_width', 'head_width',
-                   'feature_layer', 'res')
-_COMMON = dict(lr=2e-4, shift=1 / 8, theta_min=0.05, lambda_min=100., lambda_bin=12.5, pooled_losses=True,
-               differentiable=True, mse_mae=False, disc_real='ae+comp', disc_fake='comp+copy', feature_layer=-2)
-# `disc`: 'projected' in the thesis (pretrained EfficientNet, not available here) → 'mae' (frozen MAE encoder) or 'conv'
+MOVE_TRAIN_KEYS = ('steps', 'batch_size', 'lr', 'lr_d', 'shift', 'theta_min', 'lambda_min', 'lambda_bin', 'bin_ramp',
+                   'pooled_losses', 'differentiable', 'mse_mae', 'disc_real', 'disc_fake', 'disc', 'd_width', 'd_features',
+                   'd_checkpoint', 'aug_range', 'head_width', 'pixel_width', 'feature_layer', 'res')
+_COMMON = dict(lr=2e-4, lr_d=2e-4, shift=1 / 8, theta_min=0.05, lambda_min=100., lambda_bin=12.5, pooled_losses=True,
+               differentiable=True, mse_mae=False, disc_real='ae+comp', disc_fake='comp+copy', feature_layer=-2,
+               aug_range='pm1', pixel_width=0, d_checkpoint=None)
 MOVE_PRESETS = {
-    'paper': dict(_COMMON, res=224, steps=26_400, batch_size=32, bin_ramp=2500, disc='mae', d_width=64, head_width=64,
+    'paper': dict(_COMMON, res=224, steps=26_400, batch_size=32, bin_ramp=2500, disc='projected',
+                  d_features='timm:tf_efficientnet_lite0', d_width=64, head_width=128,
                   mae_preset='paper', mae_steps=None, mae_checkpoint=None, backbone='dino', backbone_checkpoint=None),
-    'cpu':   dict(_COMMON, res=64, steps=1500, batch_size=16, bin_ramp=500, disc='mae', d_width=16, head_width=8,
-                  mae_preset='cpu', mae_steps=3000, mae_checkpoint=None, backbone='mae', backbone_checkpoint=None),
-    'smoke': dict(_COMMON, res=32, steps=6, batch_size=4, bin_ramp=3, disc='mae', d_width=8, head_width=4,
-                  mae_preset='smoke', mae_steps=10, mae_checkpoint=None, backbone='mae', backbone_checkpoint=None),
+    'cpu':   dict(_COMMON, res=64, steps=1500, batch_size=16, bin_ramp=500, disc='projected', d_features='random', d_width=16,
+                  head_width=32, mae_preset='cpu', mae_steps=3000, mae_checkpoint=None, backbone='mae', backbone_checkpoint=None),
+    'smoke': dict(_COMMON, res=32, steps=6, batch_size=4, bin_ramp=3, disc='projected', d_features='random', d_width=4,
+                  head_width=4, mae_preset='smoke', mae_steps=10, mae_checkpoint=None, backbone='mae', backbone_checkpoint=None),
 }
 DISC_REAL = ('ae+comp', 'x+comp', 'comp', 'ae')
 DISC_FAKE = ('comp+copy', 'comp')
-DISCS = ('mae', 'conv')
+DISCS = ('projected', 'mae', 'conv')
+AUG_RANGES = ('pm1', '01')
 
 # %% ../nbs/09_move.ipynb #90df8388
 @register_segmenter
 class MOVESegmenter(Segmenter):
     "Frozen ViT features → `MaskHead` → sigmoid; images of any size (resized to `input_size`, reflect-padded to P)."
-    def __init__(self, encoder: dict, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), head_width: int = 16,
-                 feature_layer: int = -2, input_size: int | None = 64):
+    def __init__(self, encoder: dict, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), head_width: int = 128,
+                 feature_layer: int = -2, input_size: int | None = 64, pixel_width: int = 0):
         super().__init__(encoder=dict(encoder), mean=tuple(mean), std=tuple(std), head_width=head_width,
-                         feature_layer=feature_layer, input_size=input_size)
+                         feature_layer=feature_layer, input_size=input_size, pixel_width=pixel_width)
         self.encoder = ViTEncoder(**encoder).requires_grad_(False).eval()
-        self.head = MaskHead(encoder['dim'], encoder['patch'], head_width)
+        self.head = MaskHead(encoder['dim'], encoder['patch'], head_width, pixel_width)
         self.register_buffer('mean', torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
@@ -151,7 +314,8 @@ class MOVESegmenter(Segmenter):
         "Frozen features of images in [0,1] whose size is a multiple of P."
         with torch.no_grad(): return vit_features(self.encoder, (x - self.mean) / self.std, self.config['feature_layer'])
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor: return self.head(self.features(x))
+    def logits(self, x: torch.Tensor, feats: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.features(x) if feats is None else feats, x)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         H, W = images.shape[-2:]; P, s = self.encoder.patch, self.config['input_size']
@@ -167,7 +331,7 @@ class MOVESegmenter(Segmenter):
         return F.interpolate(p, size=(H, W), mode='bilinear', align_corners=False) if (h, w) != (H, W) else p
 
 # %% ../nbs/09_move.ipynb #11d23033
-MOVE_FORMAT = 'gannotate.move-train/1'
+MOVE_FORMAT = 'gannotate.move-train/2'
 
 def _real_fake(s: dict, x, disc_real: str, disc_fake: str):
     real = {'ae+comp': [s['autoencoded'], s['composite0']], 'x+comp': [x, s['composite0']],
@@ -175,6 +339,28 @@ def _real_fake(s: dict, x, disc_real: str, disc_fake: str):
     fake = [s['composite']] + ([s['copy_paste']] if disc_fake == 'comp+copy' else [])
     return torch.cat([r.detach() for r in real]), torch.cat([f.detach() for f in fake])
 
+def move_discriminator(cfg: dict, mae: MAE) -> nn.Module:
+    "The discriminator `cfg['disc']` names: 'projected' (Sauer et al., on `d_features`), 'mae' (projected on the MAE's encoder) or 'conv'."
+    if cfg['disc'] not in DISCS: raise ValueError(f"train_move: disc must be one of {DISCS}, got {cfg['disc']!r}")
+    if cfg['disc'] == 'projected':
+        return ProjectedDiscriminator(cfg['d_features'], cfg['d_checkpoint'], img_size=cfg['res'], width=cfg['d_width'])
+    if cfg['disc'] == 'mae':
+        D = MAEProjectedDiscriminator(mae.encoder.config, mae.config['mean'], mae.config['std'], width=4 * cfg['d_width'],
+                                      pixel_width=cfg['d_width'])
+        D.encoder.load_state_dict(mae.encoder.state_dict()); return D
+    return MOVEDiscriminator(cfg['d_width'])
+
+def move_d_loss(D, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    "Hinge loss of thesis eq. (5.5), averaged over every logit `D` returns (one per image, or a projected D's patch logits)."
+    return F.relu(1 - D(real)).mean() + F.relu(1 + D(fake)).mean()
+
+def color_augment(x: torch.Tensor, generator=None, value_range: str = 'pm1') -> torch.Tensor:
+    "Colour DiffAugment (§5.3) of images in [0,1]: applied on [−1, 1] as the authors' code ('pm1'), or on [0, 1] ('01': 2× the brightness jitter)."
+    if value_range not in AUG_RANGES: raise ValueError(f"color_augment: value_range must be one of {AUG_RANGES}, got {value_range!r}")
+    aug = DiffAugment('color')
+    return (aug(x * 2 - 1, generator) + 1) / 2 if value_range == 'pm1' else aug(x, generator)
+
+# %% ../nbs/09_move.ipynb #4586204e
 def train_move(ds, mae: MAE, config: dict, backbone: ViTEncoder | None = None, device=None, seed: int = 0,
                ckpt_path=None, ckpt_every: int = 200, resume: bool = True, progress: bool = True,
                log_every: int = 50, head: nn.Module | dict | None = None) -> MOVESegmenter:
@@ -183,37 +369,34 @@ def train_move(ds, mae: MAE, config: dict, backbone: ViTEncoder | None = None, d
     miss = [k for k in MOVE_TRAIN_KEYS if k not in cfg]
     if miss: raise KeyError(f"train_move: config lacks {miss}")
     if cfg['disc_real'] not in DISC_REAL: raise ValueError(f"train_move: disc_real must be one of {DISC_REAL}, got {cfg['disc_real']!r}")
-    if cfg['disc'] not in DISCS: raise ValueError(f"train_move: disc must be one of {DISCS}, got {cfg['disc']!r}")
     if cfg['disc_fake'] not in DISC_FAKE: raise ValueError(f"train_move: disc_fake must be one of {DISC_FAKE}, got {cfg['disc_fake']!r}")
+    if cfg['aug_range'] not in AUG_RANGES: raise ValueError(f"train_move: aug_range must be one of {AUG_RANGES}, got {cfg['aug_range']!r}")
     P, res = mae.patch, cfg['res']
     if res % P: raise ValueError(f"train_move: res {res} is not a multiple of the MAE tile size {P}")
+    if backbone is not None and backbone.patch != P:
+        raise ValueError(f"train_move: the backbone's tile size {backbone.patch} differs from the MAE's {P}")
     dev = get_device(device)
     mae = mae.to(dev).eval().requires_grad_(False)
     enc_src = mae.encoder if backbone is None else backbone
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         seg = MOVESegmenter(enc_src.config, mae.config['mean'] if backbone is None else IMAGENET_MEAN,
-                            mae.config['std'] if backbone is None else IMAGENET_STD, cfg['head_width'], cfg['feature_layer'], res)
-        if cfg['disc'] == 'mae':
-            D = ProjectedDiscriminator(mae.encoder.config, mae.config['mean'], mae.config['std'], width=4 * cfg['d_width'],
-                                       pixel_width=cfg['d_width'])
-            D.encoder.load_state_dict(mae.encoder.state_dict())
-        else: D = MOVEDiscriminator(cfg['d_width'])
+                            mae.config['std'] if backbone is None else IMAGENET_STD, cfg['head_width'], cfg['feature_layer'], res,
+                            cfg['pixel_width'])
+        D = move_discriminator(cfg, mae)
     seg.encoder.load_state_dict(enc_src.state_dict())
     if head is not None: seg.head.load_state_dict(head.state_dict() if isinstance(head, nn.Module) else head)
     seg, D = seg.to(dev), D.to(dev)
     d_params = D.trainable() if hasattr(D, 'trainable') else list(D.parameters())
-    if backbone is not None and backbone.patch != P:
-        raise ValueError(f"train_move: the backbone's tile size {backbone.patch} differs from the MAE's {P}")
     opt_s = torch.optim.Adam(seg.head.parameters(), lr=cfg['lr'], betas=(0.9, 0.95))
-    opt_d = torch.optim.Adam(d_params, lr=cfg['lr'], betas=(0., 0.99))
-    loss_fn, aug = HingeLoss(), DiffAugment('color')
+    opt_d = torch.optim.Adam(d_params, lr=cfg['lr_d'], betas=(0., 0.99))
     gen, step, hist = torch.Generator().manual_seed(seed), 0, []
+    aug = lambda t: color_augment(t, gen, cfg['aug_range'])
     run = {k: cfg[k] for k in MOVE_TRAIN_KEYS} | {'seed': seed}
     ckpt_path = None if ckpt_path is None else Path(ckpt_path)
     if ckpt_path is not None and resume and ckpt_path.exists():
         ck = load_checkpoint(ckpt_path)
-        if ck.get('format') != MOVE_FORMAT: raise CheckpointError(f"{ckpt_path}: not a train_move checkpoint")
+        if ck.get('format') != MOVE_FORMAT: raise CheckpointError(f"{ckpt_path}: not a train_move checkpoint of this version ({MOVE_FORMAT})")
         diff = {k: (ck['run'].get(k), v) for k, v in run.items() if ck['run'].get(k) != v}
         if diff: raise ValueError(f"{ckpt_path}: checkpoint settings differ from this call {diff}; use another ckpt_path or resume=False")
         seg.load_state_dict(ck['seg']); D.load_state_dict(ck['D'])
@@ -234,16 +417,16 @@ def train_move(ds, mae: MAE, config: dict, backbone: ViTEncoder | None = None, d
                 z = enc['layers'][cfg['feature_layer'] % len(mae.encoder.blocks)] if len(mae.encoder.blocks) else enc['tokens']
                 gh, gw = enc['grid']; feats = z[:, 1:].transpose(1, 2).reshape(len(z), -1, gh, gw)
             else: feats = seg.features(x)
-        m = torch.sigmoid(seg.head(feats))
-        delta = random_shift(len(x), cfg['shift'] * res, gen, dev)
+        m = torch.sigmoid(seg.logits(x, feats))
+        delta = random_shift(len(x), cfg['shift'] * res, gen, dev).round()      # whole pixels (the authors' code)
         s = move_synthesis(mae, x, m, delta, enc, x_ae, cfg['differentiable'], cfg['mse_mae'])
         # discriminator (eq. 5.5)
         real, fake = _real_fake(s, x, cfg['disc_real'], cfg['disc_fake'])
-        ld, logs = loss_fn.d_loss(D, aug(real, gen), aug(fake, gen))
+        ld = move_d_loss(D, aug(real), aug(fake))
         opt_d.zero_grad(set_to_none=True); ld.backward(); opt_d.step()
         # segmenter (eq. 5.6, 5.7)
         for p in d_params: p.requires_grad_(False)
-        la, _ = loss_fn.g_loss(D, None, aug(s['composite'], gen))
+        la = -D(aug(s['composite'])).mean()
         for p in d_params: p.requires_grad_(True)
         lmin, lbin = mask_losses(m, P, cfg['theta_min'], cfg['pooled_losses'])
         wbin = cfg['lambda_bin'] * min(1., step / max(1, cfg['bin_ramp']))
@@ -261,12 +444,13 @@ def train_move(ds, mae: MAE, config: dict, backbone: ViTEncoder | None = None, d
         if ckpt_path is not None and (step % ckpt_every == 0 or step == cfg['steps']): save()
     pbar.close()
     seg.history = hist
+    seg.__dict__['discriminator'] = D.eval()     # for diagnostics; not a registered submodule, so not in the saved state dict
     return seg.eval()
 
 # %% ../nbs/09_move.ipynb #1fd128dc
-def head_probe(encoder: ViTEncoder, ds, mean=IMAGENET_MEAN, std=IMAGENET_STD, head_width: int = 8, feature_layer: int = -2,
+def head_probe(encoder: ViTEncoder, ds, mean=IMAGENET_MEAN, std=IMAGENET_STD, head_width: int = 128, feature_layer: int = -2,
                res: int = 64, steps: int = 400, batch_size: int = 32, lr: float = 1e-3, max_images: int | None = 2000,
-               seed: int = 0, device=None, progress: bool = True) -> MOVESegmenter:
+               seed: int = 0, device=None, progress: bool = True, pixel_width: int = 0) -> MOVESegmenter:
     "A `MOVESegmenter` whose head is trained on **ground-truth** masks (BCE) over the frozen `encoder`: MOVE's upper bound with it."
     if len(ds) and (not isinstance(ds[0], dict) or 'mask' not in ds[0]):
         raise ValueError(f"head_probe: needs ground-truth masks (items with 'mask'); {type(ds).__name__} items have none")
@@ -275,7 +459,7 @@ def head_probe(encoder: ViTEncoder, ds, mean=IMAGENET_MEAN, std=IMAGENET_STD, he
     dev = get_device(device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        seg = MOVESegmenter(encoder.config, mean, std, head_width, feature_layer, res)
+        seg = MOVESegmenter(encoder.config, mean, std, head_width, feature_layer, res, pixel_width)
     seg.encoder.load_state_dict(encoder.state_dict()); seg = seg.to(dev).train()
     opt, gen = torch.optim.Adam(seg.head.parameters(), lr=lr), torch.Generator().manual_seed(seed)
     hist = []
@@ -287,6 +471,19 @@ def head_probe(encoder: ViTEncoder, ds, mean=IMAGENET_MEAN, std=IMAGENET_STD, he
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); hist.append(loss.item())
     seg.history = hist
     return seg.eval()
+
+# %% ../nbs/09_move.ipynb #ac4f2b8c
+@torch.no_grad()
+def discriminator_scores(D: nn.Module, mae: MAE, images: torch.Tensor, masks: dict, delta) -> dict:
+    "Per image, `D`'s mean logit (eval mode) on the reals and fakes of the game for each named mask (B×1×H×W) at shifts `delta`."
+    D = D.eval(); sc = lambda t: D(t).reshape(len(t), -1).mean(1)
+    out = {'image x': sc(images)}
+    for name, m in masks.items():
+        s = move_synthesis(mae, images, m, delta)
+        out.setdefault('real AE(x)', sc(s['autoencoded']))
+        out |= {f'real composite0 [{name}]': sc(s['composite0']), f'fake composite [{name}]': sc(s['composite']),
+                f'fake copy-paste [{name}]': sc(s['copy_paste'])}
+    return out
 
 # %% ../nbs/09_move.ipynb #140ca81c
 def predicted_boxes(prob: torch.Tensor, threshold: float = .5, multi: bool = False, min_area: float = .01) -> torch.Tensor:
@@ -345,7 +542,7 @@ def load_any_mae(path, device=None) -> MAE:
                  paper='thesis ch. 5')
 def fit_move(train_ds, config, *, device, seed, out_dir, progress):
     "Pre-train (or load) the MAE, pick the backbone, train MOVE → `MOVESegmenter`."
-    out, t0 = None if out_dir is None else Path(out_dir), time.perf_counter()
+    out, t0, c0 = None if out_dir is None else Path(out_dir), time.perf_counter(), time.process_time()
     if config['mae_checkpoint']: mae = load_any_mae(config['mae_checkpoint'], device)
     else:
         if config['mae_preset'] == 'paper':
@@ -354,7 +551,7 @@ def fit_move(train_ds, config, *, device, seed, out_dir, progress):
         kw = {} if config['mae_steps'] is None else {'steps': config['mae_steps']}
         mae = train_mae(train_ds, config['mae_preset'], device=device, seed=seed, img_size=config['res'], progress=progress,
                         ckpt_path=None if out is None else out / 'move_mae.pt', **kw)
-    t1, backbone = time.perf_counter(), None
+    t1, c1, backbone = time.perf_counter(), time.process_time(), None
     if config['backbone'] == 'dino':
         if not config['backbone_checkpoint']:
             raise ValueError("move: backbone='dino' needs backbone_checkpoint=<local DINO ViT file> (e.g. "
@@ -364,7 +561,8 @@ def fit_move(train_ds, config, *, device, seed, out_dir, progress):
     seg = train_move(train_ds, mae, config, backbone, device=device, seed=seed, progress=progress,
                      ckpt_path=None if out is None else out / 'move.train.pt')
     seg.__dict__['mae'] = mae   # kept for figures; not a registered submodule, so not in the saved state dict
-    seg.timings = {'mae_seconds': t1 - t0, 'move_seconds': time.perf_counter() - t1}
+    seg.timings = {'mae_seconds': t1 - t0, 'move_seconds': time.perf_counter() - t1,      # wall clock; and this process's CPU time:
+                   'mae_cpu_seconds': c1 - c0, 'move_cpu_seconds': time.process_time() - c1}
     return seg
 
 # %% ../nbs/09_move.ipynb #f1c73ca0
