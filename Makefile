@@ -6,11 +6,11 @@ PY    := $(BIN)/python
 TORCH := torch==2.14.1 torchvision==0.29.1
 N_WORKERS ?= 2
 DEMO_OUT ?= runs/demo
-# Methods whose 'cpu' preset fits the demo's 10 minutes on 2 cores (pipelines that train a GAN take longer:
-# run them with exp_benchmark's 'methods' parameter or their own experiment notebooks).
-DEMO_METHODS ?= full,centre_prior,grabcut,spectral_residual,supervised_unet
+# make demo: every method family on the shipped weights (gannotate/weights), one process of one thread per track.
+DEMO_TRACKS ?= toyscenes weizmann_horse
+DEMO_METHODS ?= full,centre_prior,grabcut,spectral_residual,supervised_unet,melas_kyriazi,voynov,labels4free,layered_gan,move
 
-.PHONY: venv test demo sync-check figures clean readme
+.PHONY: venv test demo gpu sync-check figures clean readme
 
 $(VENV)/.installed: settings.ini setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -34,14 +34,24 @@ test: sync-check
 	$(BIN)/pytest -q tests/
 
 demo: venv
-	mkdir -p $(DEMO_OUT)
-	$(BIN)/papermill nbs/experiments/exp_benchmark.ipynb $(DEMO_OUT)/exp_benchmark.ipynb \
-		-p preset cpu -p out_dir $(abspath $(DEMO_OUT)) -p methods $(DEMO_METHODS) --cwd nbs/experiments
-	$(PY) -c "from gannotate.benchmark import print_table; print_table('$(DEMO_OUT)/metrics.json')"
+	@pids=""; for t in $(DEMO_TRACKS); do mkdir -p $(DEMO_OUT)/$$t; \
+	  echo "demo: $$t -> $(DEMO_OUT)/$$t (log: $(DEMO_OUT)/$$t/log.txt)"; \
+	  OMP_NUM_THREADS=1 $(BIN)/papermill nbs/experiments/exp_benchmark.ipynb $(DEMO_OUT)/$$t/exp_benchmark.ipynb \
+	    -p preset cpu -p zoo True -p settings demo -p on_error record -p tracks $$t -p methods $(DEMO_METHODS) \
+	    -p out_dir $(abspath $(DEMO_OUT))/$$t --cwd nbs/experiments > $(DEMO_OUT)/$$t/log.txt 2>&1 & pids="$$pids $$!"; done; \
+	rc=0; for p in $$pids; do wait $$p || rc=1; done; \
+	if [ $$rc != 0 ]; then tail -n 30 $(DEMO_OUT)/*/log.txt; echo "make demo: a track failed (logs above)"; exit 1; fi
+	$(PY) -c "from gannotate.benchmark import merge_metrics, print_table; \
+	merge_metrics([f'$(DEMO_OUT)/{t}/metrics.json' for t in '$(DEMO_TRACKS)'.split()], '$(DEMO_OUT)/metrics.json'); \
+	print_table('$(DEMO_OUT)/metrics.json')"
+
+# The paper presets of every experiment, scaled to ~10 minutes on one GPU: one metrics.json + figures/ in runs/gpu.
+gpu: venv
+	$(BIN)/gannotate-experiments --profile gpu --out runs/gpu
 
 # Regenerate paper_figures/ from a demo run.
 figures: demo
-	cp $(DEMO_OUT)/*.png paper_figures/
+	for t in $(DEMO_TRACKS); do cp $(DEMO_OUT)/$$t/predictions_$$t.png paper_figures/; done
 
 clean:
 	rm -rf runs _proc _docs

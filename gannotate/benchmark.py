@@ -5,17 +5,29 @@
 # %% ../nbs/04b_benchmark.ipynb #784cf467
 from __future__ import annotations
 import time, json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 import torch
 from .core import *
 from .data import ToyScenes, FolderBenchmark, ImageFolder, horse_split, shared_data_dir, collate
 from .metrics import evaluate
-from .methods import METHODS, fit_method, import_all_methods
+from .methods import METHODS, fit_method, import_all_methods, method_config
+from .zoo import zoo_settings
 
 # %% auto #0
-__all__ = ['TRACK_PRESETS', 'Track', 'default_tracks', 'folder_tracks', 'as_list', 'BenchmarkResult', 'run_benchmark',
-           'results_table', 'print_table', 'prediction_figure']
+__all__ = ['TRACK_PRESETS', 'DEFAULT_TRACKS', 'DEMO_SETTINGS', 'DEMO_METHODS', 'as_list', 'Track', 'default_tracks',
+           'folder_tracks', 'BenchmarkResult', 'run_benchmark', 'results_table', 'print_table', 'merge_metrics',
+           'prediction_figure']
+
+# %% ../nbs/04b_benchmark.ipynb #740e3d38
+def as_list(x) -> list | None:
+    "None stays None; a list/tuple is copied; a string is read as a JSON list or split on commas."
+    if x is None or isinstance(x, (list, tuple)): return None if x is None else list(x)
+    if isinstance(x, str):
+        s = x.strip()
+        if s.startswith('['): return list(json.loads(s))
+        return [t.strip() for t in s.split(',') if t.strip()]
+    raise TypeError(f"expected a list or a string of names, got {type(x).__name__}")
 
 # %% ../nbs/04b_benchmark.ipynb #860b1e7c
 TRACK_PRESETS = {
@@ -30,22 +42,31 @@ class Track:
     name: str
     train: object
     eval: object
+    settings: dict = field(default_factory=dict)    # {method: {setting: value}} on this track only, e.g. its zoo weights
 
 def _first(ds, n):
     return ds if n is None or n >= len(ds) else torch.utils.data.Subset(ds, range(n))
 
-def default_tracks(preset='smoke', seed=0, data_root=None) -> list[Track]:
-    "ToyScenes and, when the shared data is there, the fixed Weizmann-horse split."
-    p = TRACK_PRESETS[preset]
-    tracks = [Track('toyscenes', ToyScenes('train', n=p['toy_train'], res=p['toy_res'], seed=seed, labelled=True),
-                    ToyScenes('test', n=p['toy_test'], res=p['toy_res'], seed=seed))]
+DEFAULT_TRACKS = ('toyscenes', 'weizmann_horse')
+
+def default_tracks(preset='smoke', seed=0, data_root=None, zoo: bool = False, names=None) -> list[Track]:
+    "ToyScenes and, when the shared data is there, the fixed Weizmann-horse split; `zoo`: methods use the shipped weights."
+    p, names = TRACK_PRESETS[preset], as_list(names) or list(DEFAULT_TRACKS)
+    if bad := [n for n in names if n not in DEFAULT_TRACKS]: raise ValueError(f"default_tracks: unknown track(s) {bad}; tracks: {list(DEFAULT_TRACKS)}")
+    tracks = []
+    if 'toyscenes' in names:
+        tracks.append(Track('toyscenes', ToyScenes('train', n=p['toy_train'], res=p['toy_res'], seed=seed, labelled=True),
+                            ToyScenes('test', n=p['toy_test'], res=p['toy_res'], seed=seed)))
     root = Path(data_root) if data_root else shared_data_dir()
     horse = None if root is None else root / 'weizmann_horse'
-    if horse is not None and horse.exists():
+    if 'weizmann_horse' not in names: pass
+    elif horse is not None and horse.exists():
         train, ev = horse_split(horse, labelled_train=True)
         tracks.append(Track('weizmann_horse', _first(train, p['horse_train']), _first(ev, p['horse_eval'])))
     else:
         print(f"weizmann_horse track skipped: no shared data folder found ({horse or 'set GANNOTATE_DATA'})")
+    if zoo:
+        for t in tracks: t.settings = zoo_settings(t.name)
     return tracks
 
 def folder_tracks(train_dir, eval_dirs) -> list[Track]:
@@ -53,16 +74,6 @@ def folder_tracks(train_dir, eval_dirs) -> list[Track]:
     train_dir = Path(train_dir)
     train = FolderBenchmark(train_dir) if (train_dir / 'masks').is_dir() else ImageFolder(train_dir)
     return [Track(Path(d).name, train, FolderBenchmark(d)) for d in (as_list(eval_dirs) or [])]
-
-# %% ../nbs/04b_benchmark.ipynb #740e3d38
-def as_list(x) -> list | None:
-    "None stays None; a list/tuple is copied; a string is read as a JSON list or split on commas."
-    if x is None or isinstance(x, (list, tuple)): return None if x is None else list(x)
-    if isinstance(x, str):
-        s = x.strip()
-        if s.startswith('['): return list(json.loads(s))
-        return [t.strip() for t in s.split(',') if t.strip()]
-    raise TypeError(f"expected a list or a string of names, got {type(x).__name__}")
 
 # %% ../nbs/04b_benchmark.ipynb #edf77456
 def _has_masks(ds) -> bool:
@@ -76,11 +87,15 @@ class BenchmarkResult:
     segmenters: dict
 
 def run_benchmark(tracks: list[Track], methods=None, preset='smoke', protocol='biggan', device=None, seed=0,
-                  out_dir=None, progress=True) -> BenchmarkResult:
+                  out_dir=None, progress=True, settings: dict | None = None, on_error: str = 'raise') -> BenchmarkResult:
     "Fit each method on each track's training set and evaluate every fitted segmenter on the track."
+    if on_error not in ('raise', 'record'): raise ValueError(f"on_error must be 'raise' or 'record', got {on_error!r}")
     names = import_all_methods() if methods is None else as_list(methods)
     unknown = [n for n in names if n not in METHODS]
     if unknown: raise KeyError(f"unknown method(s) {unknown}; registered: {sorted(METHODS)}")
+    settings = settings or {}
+    for name in names:                   # a misspelt setting stops here, before anything trains
+        for tr in tracks: method_config(name, preset, **{**tr.settings.get(name, {}), **settings.get(name, {})})
     out = None if out_dir is None else run_dir(out_dir)
     results, fitted, segs = {}, {}, {}
     for tr in tracks:
@@ -88,11 +103,19 @@ def run_benchmark(tracks: list[Track], methods=None, preset='smoke', protocol='b
         for name in names:
             if METHODS[name].supervised and not _has_masks(tr.train):
                 print(f"{name}: skipped on {tr.name} (needs masks; the training set has none)"); continue
-            key = (id(tr.train), name)
+            over = {**tr.settings.get(name, {}), **settings.get(name, {})}     # the track's, then the run's
+            key = (id(tr.train), name, json.dumps(over, sort_keys=True, default=str))
             if key not in fitted:
                 t0 = time.perf_counter()
                 mdir = None if out is None else out / 'segmenters' / f'{tr.name}-{name}'
-                seg = fit_method(name, tr.train, preset=preset, device=device, seed=seed, out_dir=mdir, progress=progress)
+                try: seg = fit_method(name, tr.train, preset=preset, device=device, seed=seed, out_dir=mdir, progress=progress, **over)
+                except Exception as e:                    # 'record': the row says what failed, the other methods still run
+                    if on_error == 'raise': raise
+                    msg = f"{type(e).__name__}: {e}"
+                    print(f"{name} on {tr.name} FAILED: {msg}")
+                    results[tr.name][name] = dict(error=msg, train_seconds=round(time.perf_counter() - t0, 2), protocol=protocol,
+                                                  supervised=METHODS[name].supervised, **({'settings': over} if over else {}))
+                    continue
                 fitted[key] = (seg, time.perf_counter() - t0)
                 if out is not None: seg.save(out / 'segmenters' / f'{tr.name}-{name}.pt')
             seg, secs = fitted[key]
@@ -101,7 +124,7 @@ def run_benchmark(tracks: list[Track], methods=None, preset='smoke', protocol='b
             s = r.summary
             results[tr.name][name] = dict(iou=s['iou'], acc=s['acc'], max_fbeta=s['max_fbeta'], mae=s['mae'],
                                           n_images=s['n_images'], protocol=protocol, train_seconds=round(secs, 2),
-                                          supervised=METHODS[name].supervised)
+                                          supervised=METHODS[name].supervised, **({'settings': over} if over else {}))
     if out is not None: save_json(results, out / 'metrics.json')
     return BenchmarkResult(results, segs)
 
@@ -112,6 +135,8 @@ def results_table(results: dict) -> str:
     for ds, ms in results.items():
         for m, r in ms.items():
             mark = ' †' if r.get('supervised') else ''
+            if 'error' in r:
+                rows.append(f"| {ds} | {m}{mark} | failed: {r['error'][:120].replace('|', '/')} | | | | | {r['train_seconds']:.1f} |"); continue
             rows.append(f"| {ds} | {m}{mark} | {r['iou']:.3f} | {r['acc']:.3f} | {r['max_fbeta']:.3f} | "
                         f"{r['mae']:.3f} | {r['n_images']} | {r['train_seconds']:.1f} |")
     if any(r.get('supervised') for ms in results.values() for r in ms.values()):
@@ -121,6 +146,29 @@ def results_table(results: dict) -> str:
 def print_table(metrics_json) -> None:
     "Print the table of a `metrics.json` written by `run_benchmark` (used by `make demo`)."
     print(results_table(json.loads(Path(metrics_json).read_text())))
+
+# %% ../nbs/04b_benchmark.ipynb #667cf836
+def merge_metrics(paths, out) -> dict:
+    "One `metrics.json` at `out` from the runs' `metrics.json` files (one per track, as `make demo` writes them)."
+    merged = {}
+    for p in paths:
+        for track, ms in json.loads(Path(p).read_text()).items():
+            if track in merged: raise ValueError(f"merge_metrics: track {track!r} is in more than one file ({p})")
+            merged[track] = ms
+    save_json(merged, out)
+    return merged
+
+# %% ../nbs/04b_benchmark.ipynb #86acd756
+DEMO_SETTINGS = {   # make demo's sizes (cpu preset otherwise); the measured seconds are in the prose above
+    'supervised_unet': dict(steps=150, batch_size=16),
+    'melas_kyriazi': dict(unet_steps=150, unet_batch_size=16),
+    'voynov': dict(disc_steps=300, affine_steps=50, unet_steps=150, unet_batch_size=16),
+    'labels4free': dict(steps=300, unet_steps=150, unet_batch_size=16),
+    'layered_gan': dict(unet_steps=150, unet_batch_size=16),
+    'move': dict(steps=400),
+}
+DEMO_METHODS = ('full', 'centre_prior', 'grabcut', 'spectral_residual', 'supervised_unet', 'melas_kyriazi', 'voynov',
+                'labels4free', 'layered_gan', 'move')
 
 # %% ../nbs/04b_benchmark.ipynb #9e823fbe
 def prediction_figure(segmenters: dict, dataset, n=6, title=None):

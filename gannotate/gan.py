@@ -585,7 +585,14 @@ def load_generator(path, device=None, ema: bool = True) -> nn.Module:
     else: raise CheckpointError(f"{path}: not a gannotate generator or GAN trainer checkpoint (format {fmt!r})")
     if name not in GENERATORS:
         raise CheckpointError(f"{path}: generator class {name!r} is not registered (import the module that defines it)")
-    G = GENERATORS[name](**cfg)
+    try: G = GENERATORS[name](**cfg)
+    except TypeError as e: raise CheckpointError(f"{path}: the stored {name} architecture is unknown to this version ({e})") from None
+    own = G.state_dict()
+    missing, unexpected = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
+    shapes = sorted(k for k in set(own) & set(sd) if own[k].shape != sd[k].shape)
+    if missing or unexpected or shapes:
+        raise CheckpointError(f"{path}: these weights do not fit the current {name} (a changed architecture?): missing "
+                              f"{missing[:3]}, unexpected {unexpected[:3]}, other shapes {shapes[:3]}")
     G.load_state_dict(sd)
     return G.to(get_device(device)).eval().requires_grad_(False)
 

@@ -16,6 +16,7 @@ from .gan import (StyleGenerator, GeneratorBase, register_generator, GENERATORS,
                            load_generator, save_generator, randn_from, square_images, train_gan)
 from .unet import UNET_PRESETS
 from .methods import Segmenter, register_segmenter, register_method, PRESET_NAMES, train_unet_segmenter
+from .zoo import weights_path
 from .layered_gan import LatentEncoder, mean_ws, train_inversion_encoder
 from .latent_directions import FilterRejectionError
 from .planted import ColourSumRGB
@@ -531,8 +532,7 @@ def fit_generator(train_ds, config: dict, device=None, seed: int = 0, out_dir=No
     "(G, D or None): load `gan_checkpoint`, or train a StyleGenerator on the images of `train_ds` with `GANTrainer`."
     dev = get_device(device)
     if config.get('gan_checkpoint'):
-        p = Path(config['gan_checkpoint'])
-        if not p.exists(): raise FileNotFoundError(f"gan_checkpoint {p}: file does not exist")
+        p = weights_path(config['gan_checkpoint'], 'gan')   # a file, or a zoo name
         G = load_generator(p, device=dev)
         return G, (_trainer_discriminator(p, G, config).to(dev) if config.get('d_init') == 'pretrained' else None)
     tr = train_gan(square_images(train_ds, config['res']), config['gan_preset'], steps=config['gan_steps'], device=dev,

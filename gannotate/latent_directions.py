@@ -17,6 +17,7 @@ from .gan import (GeneratorBase, register_generator, GAN_PRESETS, load_generator
                            train_gan)
 from .unet import UNET_PRESETS
 from .methods import UNetSegmenter, register_method, PRESET_NAMES, train_unet_segmenter
+from .zoo import weights_path
 
 # %% auto #0
 __all__ = ['LOSS_FORMS', 'PRIORS', 'OFFICIAL_PRIOR_SCALE', 'DIRECTION_PRESETS', 'DIRECTION_KEYS', 'MASK_MODES', 'FILTER_RULES',
@@ -358,9 +359,7 @@ def generator_for(train_ds, config: dict, device=None, seed: int = 0, out_dir=No
     "Load `config['generator_checkpoint']`, or train a `config['gan_arch']` GAN for `config['gan_steps']` on `train_ds`."
     dev = get_device(device)
     if config.get('generator_checkpoint'):
-        p = Path(config['generator_checkpoint'])
-        if not p.exists(): raise FileNotFoundError(f"generator_checkpoint {p}: file does not exist")
-        return load_generator(p, device=dev)
+        return load_generator(weights_path(config['generator_checkpoint'], 'gan'), device=dev)   # a file, or a zoo name
     tr = train_gan(square_images(train_ds, config['res']), config.get('gan_preset', 'smoke'), config.get('gan_arch', 'stylegan'),
                    steps=config['gan_steps'], device=dev, seed=seed, ckpt_dir=None if out_dir is None else Path(out_dir) / 'gan',
                    progress=progress)

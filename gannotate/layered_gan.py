@@ -18,6 +18,7 @@ from .gan import (StyleGenerator, GeneratorBase, register_generator, ResNetDiscr
                            GANLoss, NonSaturatingLoss, WGANGPLoss, HingeLoss, DiffAugment, ema_update, ema_beta, EqLinear,
                            randn_from, rand_from)
 from .methods import Segmenter, UNetSegmenter, register_segmenter, register_method, train_unet_segmenter
+from .zoo import weights_path
 
 # %% auto #0
 __all__ = ['LAYERED_VARIANTS', 'MASK_HEADS', 'SHIFT_MODES', 'JITTER_MODES', 'D_TYPES', 'LAYERED_PRESETS', 'LAYERED_GAN_KEYS',
@@ -734,7 +735,7 @@ def _presets(**over): return {p: {**LAYERED_PRESETS[p], **over} for p in LAYERED
 
 def fit_gan(train_ds, config, device, seed, out_dir, progress) -> LayeredGAN:
     "The GAN stage of the three methods: load `gan_checkpoint`, or train on the images of `train_ds` (resumable in `out_dir`)."
-    if config.get('gan_checkpoint'): return load_layered_gan(config['gan_checkpoint'], device)
+    if config.get('gan_checkpoint'): return load_layered_gan(weights_path(config['gan_checkpoint'], 'layered'), device)  # a file or a zoo name
     smp = real_sampler(train_ds, config['res'], progress=progress)
     return train_layered_gan(smp, config, device=device, seed=seed, progress=progress,
                              ckpt_path=None if out_dir is None else Path(out_dir) / 'layered_gan.train.pt')

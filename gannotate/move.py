@@ -18,6 +18,7 @@ from .mae import (MAE, ViTEncoder, MAE_PRESETS, train_mae, load_mae, load_offici
 from .gan import DiffAugment
 from .data import square_tensors
 from .methods import Segmenter, register_segmenter, register_method
+from .zoo import weights_path
 
 # %% auto #0
 __all__ = ['MOVE_TRAIN_KEYS', 'MOVE_PRESETS', 'DISC_REAL', 'DISC_FAKE', 'DISCS', 'AUG_RANGES', 'MOVE_FORMAT', 'MOVE_ABLATIONS',
@@ -543,7 +544,7 @@ def load_any_mae(path, device=None) -> MAE:
 def fit_move(train_ds, config, *, device, seed, out_dir, progress):
     "Pre-train (or load) the MAE, pick the backbone, train MOVE → `MOVESegmenter`."
     out, t0, c0 = None if out_dir is None else Path(out_dir), time.perf_counter(), time.process_time()
-    if config['mae_checkpoint']: mae = load_any_mae(config['mae_checkpoint'], device)
+    if config['mae_checkpoint']: mae = load_any_mae(weights_path(config['mae_checkpoint'], 'mae'), device)  # a file or a zoo name
     else:
         if config['mae_preset'] == 'paper':
             raise ValueError("move: the 'paper' preset uses the thesis's pre-trained ViT-L/16 MAE; pass "
