@@ -162,10 +162,10 @@ def merge_metrics(paths, out) -> dict:
 DEMO_SETTINGS = {   # make demo's sizes (cpu preset otherwise); the measured seconds are in the prose above
     'supervised_unet': dict(steps=150, batch_size=16),
     'melas_kyriazi': dict(unet_steps=150, unet_batch_size=16),
-    'voynov': dict(disc_steps=300, affine_steps=50, unet_steps=150, unet_batch_size=16),
+    'voynov': dict(disc_steps=200, affine_steps=30, unet_steps=150, unet_batch_size=16),
     'labels4free': dict(steps=300, unet_steps=150, unet_batch_size=16),
     'layered_gan': dict(unet_steps=150, unet_batch_size=16),
-    'move': dict(steps=400),
+    'move': dict(steps=250),
 }
 DEMO_METHODS = ('full', 'centre_prior', 'grabcut', 'spectral_residual', 'supervised_unet', 'melas_kyriazi', 'voynov',
                 'labels4free', 'layered_gan', 'move')
