@@ -70,8 +70,6 @@ MODULES = sorted(p.stem for p in (ROOT / 'gannotate').glob('*.py') if not p.stem
 @pytest.mark.parametrize('name', MODULES)
 def test_module_docstring_is_a_whole_sentence(name):
     "nbdev writes the first '> ' line of a notebook's first markdown cell: it must hold the whole description."
-    if name == 'layered_gan' and not (importlib.import_module('gannotate.layered_gan').__doc__ or '').rstrip().endswith('.'):
-        pytest.xfail("07_layered_gan's description spans several '> ' lines; that notebook is owned by another change")
     with warnings.catch_warnings():
         warnings.simplefilter('error')                                  # an invalid escape in a docstring fails here
         src = (ROOT / 'gannotate' / f'{name}.py').read_text()
