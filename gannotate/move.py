@@ -21,7 +21,7 @@ from .methods import Segmenter, register_segmenter, register_method
 from .dist import (world_size, rank, is_main, rank_device, rank_slice, sync_grads, mean_over_ranks, broadcast_module_,
                             barrier)
 import contextlib
-import torch.distributed.nn.functional as dist_nn
+import torch.distributed as dist
 
 # %% auto #0
 __all__ = ['MOVE_TRAIN_KEYS', 'MOVE_PRESETS', 'DISC_REAL', 'DISC_FAKE', 'DISCS', 'AUG_RANGES', 'MOVE_FORMAT', 'MOVE_ABLATIONS',
@@ -366,15 +366,24 @@ def color_augment(x: torch.Tensor, generator=None, value_range: str = 'pm1') -> 
     return (aug(x * 2 - 1, generator) + 1) / 2 if value_range == 'pm1' else aug(x, generator)
 
 # %% ../nbs/09_move.ipynb #c3d1a0e2
+class _AllReduceSum(torch.autograd.Function):
+    "Sum over the ranks; its gradient is again the sum over the ranks (every rank's loss depends on every rank's input)."
+    @staticmethod
+    def forward(ctx, x):
+        x = x.clone(); dist.all_reduce(x); return x
+    @staticmethod
+    def backward(ctx, g):
+        g = g.clone(); dist.all_reduce(g); return g
+
 class RankBatchNorm2d(nn.BatchNorm2d):
     "`BatchNorm2d` that, training under `torchrun`, normalises with the statistics of the global batch over all ranks."
     def forward(self, x):
         if not (self.training and world_size() > 1): return super().forward(x)
         C, dims = x.shape[1], (0, 2, 3)
-        s = dist_nn.all_reduce(torch.cat([x.sum(dims, dtype=torch.float64), x.new_tensor([x.numel() / C], dtype=torch.float64)]))
+        s = _AllReduceSum.apply(torch.cat([x.sum(dims, dtype=torch.float64), x.new_tensor([x.numel() / C], dtype=torch.float64)]))
         N = float(s[C].detach()); mean = (s[:C] / N).to(x.dtype).view(1, C, 1, 1)   # summed over the ranks (autograd too)
         d = x - mean
-        var = (dist_nn.all_reduce((d * d).sum(dims, dtype=torch.float64)) / N).to(x.dtype)
+        var = (_AllReduceSum.apply((d * d).sum(dims, dtype=torch.float64)) / N).to(x.dtype)
         y = d * torch.rsqrt(var + self.eps).view(1, C, 1, 1)
         if self.affine: y = y * self.weight.view(1, C, 1, 1) + self.bias.view(1, C, 1, 1)
         if self.track_running_stats:
