@@ -356,6 +356,7 @@ def train_mae(ds, preset: str = 'cpu', mae: MAE | None = None, device=None, seed
         _check_arch(ck.get('config', {}), mae.config, ckpt_path)
         mae.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer'])
         gen.set_state(ck['generator']); step, hist = ck['step'], ck['history'].tolist()
+    barrier()                                      # every rank has looked for the checkpoint before rank 0 may write one
     sample = image_batches(ds, mae.config['img_size'])
     def save():
         if is_main():                                                       # rank 0 writes; the others wait for it

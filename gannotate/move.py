@@ -460,6 +460,7 @@ def train_move(ds, mae: MAE, config: dict, backbone: ViTEncoder | None = None, d
         seg.load_state_dict(ck['seg']); D.load_state_dict(ck['D'])
         opt_s.load_state_dict(ck['opt_s']); opt_d.load_state_dict(ck['opt_d'])
         gen.set_state(ck['generator']); step, hist = ck['step'], ck['history']
+    barrier()                                      # every rank has looked for the checkpoint before rank 0 may write one
     sample = image_batches(ds, res)
     def save():
         if is_main():                                                       # rank 0 writes; the others wait for it

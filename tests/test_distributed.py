@@ -90,16 +90,18 @@ MM_WORKER = textwrap.dedent('''
     init_distributed()
     out, steps, seed, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     stop = steps // 2 if mode == 'part' else None
+    if mode == 'per_rank_bn':                                          # known-bad: BatchNorm statistics of each rank's share
+        import contextlib, gannotate.move as gm; gm.global_batchnorm = lambda *modules: contextlib.nullcontext()
     g = torch.Generator().manual_seed(0)
     ds = [{'image': torch.rand(3, 32 + 2 * (i % 5), 40 - 2 * (i % 3), generator=g)} for i in range(24)]   # uneven: random crops
     wsum = lambda m: float(sum(p.detach().double().sum() for p in m.parameters()))
-    mae = train_mae(ds, 'smoke', seed=seed, steps=steps, batch_size=8, ckpt_path=out + '/mae.pt', ckpt_every=2, stop_at=stop,
-                    progress=False)
+    mae = None if mode == 'per_rank_bn' else train_mae(ds, 'smoke', seed=seed, steps=steps, batch_size=8, ckpt_path=out + '/mae.pt',
+                                                       ckpt_every=2, stop_at=stop, progress=False)
     torch.manual_seed(0); fixed = build_mae('smoke')                   # MOVE against one fixed MAE (the same in every run)
     cfg = {k: MOVE_PRESETS['smoke'][k] for k in MOVE_TRAIN_KEYS} | dict(steps=steps, batch_size=8, bin_ramp=4)
     seg = train_move(ds, fixed, cfg, seed=seed, ckpt_path=out + '/move.pt', ckpt_every=2, stop_at=stop, progress=False, log_every=0)
     if is_main():
-        json.dump(dict(mae=dict(world=world_size(), step=len(mae.history), d=mae.history, w=wsum(mae)),
+        json.dump(dict(mae=mae and dict(world=world_size(), step=len(mae.history), d=mae.history, w=wsum(mae)),
                        move=dict(world=world_size(), step=len(seg.history), d=[h[0] for h in seg.history],
                                  adv=[h[1] for h in seg.history], w=wsum(seg.head))), open(out + '/result.json', 'w'))
 ''')
@@ -110,7 +112,8 @@ def mm_runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('ddp_mm')
     run = lambda name, nproc, **kw: _run(tmp, name, nproc, 8, worker=MM_WORKER, **kw)
     return dict(one=run('one', 1), two=run('two', 2), other_seed=run('seed1', 1, seed=1),
-                part=run('resumed', 2, mode='part'), resumed=run('resumed', 2, mode='resume'))
+                part=run('resumed', 2, mode='part'), resumed=run('resumed', 2, mode='resume'),
+                per_rank_bn=run('per_rank_bn', 2, mode='per_rank_bn'))
 
 def _check_curves(r, name, keys=('d',), w_tol=1e-3):
     one, two, other = r['one'], r['two'], r['other_seed']
@@ -137,6 +140,13 @@ def test_mae_two_processes_follow_one(mm_runs): _check_curves({k: v['mae'] for k
 def test_mae_resumed_two_process_run_continues(mm_runs): _check_resume({k: v['mae'] for k, v in mm_runs.items()})
 def test_move_two_processes_follow_one(mm_runs): _check_curves({k: v['move'] for k, v in mm_runs.items()}, 'MOVE', ('d', 'adv'))
 def test_move_resumed_two_process_run_continues(mm_runs): _check_resume({k: v['move'] for k, v in mm_runs.items()})
+
+def test_move_without_global_batchnorm_two_processes_differ(mm_runs):
+    "The known-bad variant: each rank normalising with its own share's statistics departs at the first step."
+    one, bad = mm_runs['one']['move'], mm_runs['per_rank_bn']['move']
+    first = max(abs(bad[k][0] - one[k][0]) for k in ('d', 'adv'))
+    print(f"MOVE with per-rank BatchNorm statistics: first step |Δ| {first:.1e} (global statistics: < 1e-5)")
+    assert first > 1e-4
 
 def _torchrun_train(args):
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'GANNOTATE_DEVICE': 'cpu'}
