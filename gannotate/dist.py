@@ -10,8 +10,9 @@ import torch.distributed as dist
 from .core import get_device
 
 # %% auto #0
-__all__ = ['dist_active', 'world_size', 'rank', 'is_main', 'init_distributed', 'rank_device', 'rank_slice', 'sync_grads',
-           'sync_buffers', 'mean_over_ranks', 'any_rank', 'broadcast_module_', 'barrier', 'rank_seed', 'rank_generator']
+__all__ = ['dist_active', 'world_size', 'rank', 'is_main', 'default_backend', 'init_distributed', 'rank_device', 'rank_slice',
+           'sync_grads', 'sync_buffers', 'mean_over_ranks', 'any_rank', 'broadcast_module_', 'barrier', 'rank_seed',
+           'rank_generator']
 
 # %% ../nbs/00a_dist.ipynb #710f1325
 def dist_active() -> bool:
@@ -31,6 +32,10 @@ def is_main() -> bool:
     return rank() == 0
 
 # %% ../nbs/00a_dist.ipynb #17fbe72c
+def default_backend(cuda: bool) -> str:
+    "NCCL for CUDA tensors and gloo for CPU ones when there is a GPU (the loss averages and stop flags are CPU tensors); gloo only without."
+    return 'cpu:gloo,cuda:nccl' if cuda else 'gloo'
+
 def init_distributed(backend: str | None = None, timeout_s: float = 1800.) -> dict:
     "Join the process group that `torchrun` describes in the environment (idempotent); one process: nothing to join."
     world = int(os.environ.get('WORLD_SIZE', '1'))
@@ -38,8 +43,8 @@ def init_distributed(backend: str | None = None, timeout_s: float = 1800.) -> di
         missing = [k for k in ('RANK', 'MASTER_ADDR', 'MASTER_PORT') if k not in os.environ]
         if missing:
             raise RuntimeError(f"init_distributed: WORLD_SIZE={world} but {', '.join(missing)} not set: start the script with torchrun")
-        if backend is None: backend = 'nccl' if torch.cuda.is_available() else 'gloo'
-        if backend == 'nccl': torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')))
+        if backend is None: backend = default_backend(torch.cuda.is_available())
+        if 'nccl' in backend: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')))
         dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
     return dict(rank=rank(), world_size=world_size(), local_rank=int(os.environ.get('LOCAL_RANK', '0')),
                 backend=dist.get_backend() if dist_active() else None)

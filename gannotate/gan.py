@@ -785,7 +785,9 @@ def _snapshot(self: GANTrainer):
 def _resume(self: GANTrainer, path=None) -> bool:
     "Load the checkpoint at `path` (default `ckpt_dir/last.pt`); return False when there is none."
     path = Path(path) if path else (self.ckpt_dir / 'last.pt' if self.ckpt_dir else None)
-    if path is None or not path.exists(): return False
+    exists = path is not None and path.exists()
+    barrier()    # every rank has looked before rank 0 may write its first snapshot (else a slow rank resumes from it)
+    if not exists: return False
     s = load_checkpoint(path, map_location='cpu')
     self.load_state_dict(s); self._good = copy.deepcopy(s)
     return True

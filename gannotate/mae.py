@@ -12,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from .core import *
+from .dist import world_size, rank, is_main, rank_device, rank_slice, sync_grads, mean_over_ranks, broadcast_module_, barrier
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'MAE_PRESETS', 'ARCH_KEYS', 'MAE_FORMAT', 'patchify', 'unpatchify',
@@ -196,10 +197,14 @@ def _sparse(self: MAE, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return self.decode_tokens(emb, e[:, :1], (gh, gw))
 MAE.forward_sparse = _sparse
 
-def _loss(self: MAE, x: torch.Tensor, mask_ratio: float = .75, generator=None, visible_weight: float = 0.):
-    "MAE loss (He et al. 2022): MSE on the masked tiles (+ `visible_weight` × MSE on the visible ones)."
+def _loss(self: MAE, x: torch.Tensor, mask_ratio: float = .75, generator=None, visible_weight: float = 0.,
+          masking: tuple | None = None):
+    "MAE loss (He et al. 2022): MSE on the masked tiles (+ `visible_weight` × MSE on the visible ones); `masking`: given (keep, mask)."
     gh, gw = _check_grid(x, self.patch, 'MAE.loss')
-    keep, mask = random_masking(len(x), gh * gw, mask_ratio, generator, x.device)
+    if masking is None: keep, mask = random_masking(len(x), gh * gw, mask_ratio, generator, x.device)
+    else:
+        keep, mask = masking
+        if mask.shape != (len(x), gh * gw): raise ValueError(f"MAE.loss: masking is for {tuple(mask.shape)} tiles, the images have {(len(x), gh * gw)}")
     pred = self.forward_sparse(x, keep)
     tgt = patchify(self.normalize(x), self.patch)
     if self.config['norm_pix_loss']: tgt = (tgt - tgt.mean(-1, keepdim=True)) / (tgt.var(-1, keepdim=True) + 1e-6).sqrt()
@@ -291,9 +296,14 @@ def image_batches(ds, size: int, generator: torch.Generator | None = None, cache
                               align_corners=False, antialias=True)[0].clamp(0, 1)
         if cache: store[i] = x
         return x
-    def sample(n: int, generator: torch.Generator | None = None):
+    def sample(n: int, generator: torch.Generator | None = None, share: tuple[int, int] | None = None):
+        r, world = (0, 1) if share is None else share
+        if n % world: raise ValueError(f"image_batches: the global batch of {n} does not divide over {world} processes")
         out = []
-        for i in torch.randint(len(ds), (n,), generator=generator).tolist():
+        for j, i in enumerate(torch.randint(len(ds), (n,), generator=generator).tolist()):
+            if j % world != r:        # another rank's item: draw its numbers (one each, whatever the range), load nothing
+                torch.randint(1, (1,), generator=generator); torch.randint(1, (1,), generator=generator)
+                torch.rand(1, generator=generator); continue
             x = get(i); H, W = x.shape[-2:]
             t = int(torch.randint(H - size + 1, (1,), generator=generator)); l = int(torch.randint(W - size + 1, (1,), generator=generator))
             x = x[:, t:t + size, l:l + size]
@@ -322,11 +332,13 @@ def train_mae(ds, preset: str = 'cpu', mae: MAE | None = None, device=None, seed
     bad = [k for k in overrides if k not in MAE_PRESETS[preset]]
     if bad: raise KeyError(f"train_mae: unknown setting(s) {bad}; settings: {sorted(MAE_PRESETS[preset])}")
     cfg = {**MAE_PRESETS[preset], **overrides}
-    dev = get_device(device)
+    dev, world = rank_device(device), world_size()
+    if cfg['batch_size'] % world:
+        raise ValueError(f"train_mae: batch_size {cfg['batch_size']} is the global batch and must be a multiple of the {world} processes")
     if mae is None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed); mae = MAE(**{k: cfg[k] for k in ARCH_KEYS})
-    mae = mae.to(dev).train()
+    mae = broadcast_module_(mae.to(dev).train())                           # identical start on every rank (torchrun)
     opt = torch.optim.AdamW([p for p in mae.parameters() if p.requires_grad], lr=cfg['lr'], betas=(0.9, 0.95),
                             weight_decay=cfg['weight_decay'])
     if stop_at is not None and not 0 < stop_at <= cfg['steps']:
@@ -344,20 +356,27 @@ def train_mae(ds, preset: str = 'cpu', mae: MAE | None = None, device=None, seed
         _check_arch(ck.get('config', {}), mae.config, ckpt_path)
         mae.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer'])
         gen.set_state(ck['generator']); step, hist = ck['step'], ck['history'].tolist()
+    barrier()                                      # every rank has looked for the checkpoint before rank 0 may write one
     sample = image_batches(ds, mae.config['img_size'])
     def save():
-        save_checkpoint(dict(format=MAE_FORMAT, config=mae.config, model=mae.state_dict(), optimizer=opt.state_dict(),
-                             generator=gen.get_state(), step=step, run=run,
-                             history=torch.tensor(hist, dtype=torch.float64)), ckpt_path)
+        if is_main():                                                       # rank 0 writes; the others wait for it
+            save_checkpoint(dict(format=MAE_FORMAT, config=mae.config, model=mae.state_dict(), optimizer=opt.state_dict(),
+                                 generator=gen.get_state(), step=step, run=run,
+                                 history=torch.tensor(hist, dtype=torch.float64)), ckpt_path)
+        barrier()
     end = cfg['steps'] if stop_at is None else stop_at
-    pbar = tqdm(total=end, initial=min(step, end), desc='train_mae', disable=not progress, leave=False)
+    pbar = tqdm(total=end, initial=min(step, end), desc='train_mae', disable=not (progress and is_main()), leave=False)
     while step < end:
         for g in opt.param_groups: g['lr'] = _lr_at(step, cfg['steps'], cfg['lr'], cfg['warmup'])
-        x = sample(cfg['batch_size'], gen).to(dev)
-        loss = mae.loss(x, cfg['mask_ratio'], gen, cfg['visible_weight'])
-        if not torch.isfinite(loss): raise FloatingPointError(f"train_mae: non-finite loss at step {step}; lower lr")
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-        step += 1; hist.append(loss.item()); pbar.update(1)
+        # the global batch's random numbers all come from `gen` (the same on every rank); each rank keeps its share
+        x = sample(cfg['batch_size'], gen, share=(rank(), world)).to(dev)
+        gh, gw = _check_grid(x, mae.patch, 'train_mae')
+        keep, mask = random_masking(cfg['batch_size'], gh * gw, cfg['mask_ratio'], gen, dev)
+        loss = mae.loss(x, cfg['mask_ratio'], visible_weight=cfg['visible_weight'], masking=(rank_slice(keep), rank_slice(mask)))
+        avg = mean_over_ranks({'loss': loss.item()})['loss']               # what one process would log for the global batch
+        if not math.isfinite(avg): raise FloatingPointError(f"train_mae: non-finite loss at step {step}; lower lr")
+        opt.zero_grad(set_to_none=True); loss.backward(); sync_grads(mae.parameters()); opt.step()
+        step += 1; hist.append(avg); pbar.update(1)
         if step % 20 == 0: pbar.set_postfix(loss=f'{np.mean(hist[-20:]):.4f}')
         if ckpt_path is not None and (step % ckpt_every == 0 or step == end): save()
     pbar.close()

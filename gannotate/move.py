@@ -19,14 +19,19 @@ from .gan import DiffAugment
 from .data import square_tensors
 from .methods import Segmenter, register_segmenter, register_method
 from .zoo import weights_path
+from .dist import (world_size, rank, is_main, rank_device, rank_slice, sync_grads, mean_over_ranks, broadcast_module_,
+                            barrier)
+import contextlib
+import torch.distributed as dist
 
 # %% auto #0
 __all__ = ['MOVE_TRAIN_KEYS', 'MOVE_PRESETS', 'DISC_REAL', 'DISC_FAKE', 'DISCS', 'AUG_RANGES', 'MOVE_FORMAT', 'MOVE_ABLATIONS',
            'head_widths', 'MaskHead', 'vit_features', 'mask_losses', 'move_synthesis', 'MOVEDiscriminator',
            'MAEProjectedDiscriminator', 'FrozenFeatures', 'RandomConvNet', 'feature_network', 'FeatureProjector',
            'ProjectedDiscriminator', 'MOVESegmenter', 'move_discriminator', 'move_d_loss', 'color_augment',
-           'train_move', 'head_probe', 'discriminator_scores', 'predicted_boxes', 'move_views', 'move_figure',
-           'move_explorer', 'load_any_mae', 'fit_move']
+           'RankBatchNorm2d', 'global_batchnorm', 'share_color_augment', 'train_move', 'head_probe',
+           'discriminator_scores', 'predicted_boxes', 'move_views', 'move_figure', 'move_explorer', 'load_any_mae',
+           'fit_move']
 
 # %% ../nbs/09_move.ipynb #a21e8e54
 def _block(cin, cout, up=True):
@@ -361,11 +366,58 @@ def color_augment(x: torch.Tensor, generator=None, value_range: str = 'pm1') -> 
     aug = DiffAugment('color')
     return (aug(x * 2 - 1, generator) + 1) / 2 if value_range == 'pm1' else aug(x, generator)
 
+# %% ../nbs/09_move.ipynb #c3d1a0e2
+class _AllReduceSum(torch.autograd.Function):
+    "Sum over the ranks; its gradient is again the sum over the ranks (every rank's loss depends on every rank's input)."
+    @staticmethod
+    def forward(ctx, x):
+        x = x.clone(); dist.all_reduce(x); return x
+    @staticmethod
+    def backward(ctx, g):
+        g = g.clone(); dist.all_reduce(g); return g
+
+class RankBatchNorm2d(nn.BatchNorm2d):
+    "`BatchNorm2d` that, training under `torchrun`, normalises with the statistics of the global batch over all ranks."
+    def forward(self, x):
+        if not (self.training and world_size() > 1): return super().forward(x)
+        C, dims = x.shape[1], (0, 2, 3)
+        s = _AllReduceSum.apply(torch.cat([x.sum(dims, dtype=torch.float64), x.new_tensor([x.numel() / C], dtype=torch.float64)]))
+        N = float(s[C].detach()); mean = (s[:C] / N).to(x.dtype).view(1, C, 1, 1)   # summed over the ranks (autograd too)
+        d = x - mean
+        var = (_AllReduceSum.apply((d * d).sum(dims, dtype=torch.float64)) / N).to(x.dtype)
+        y = d * torch.rsqrt(var + self.eps).view(1, C, 1, 1)
+        if self.affine: y = y * self.weight.view(1, C, 1, 1) + self.bias.view(1, C, 1, 1)
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                f = 1. / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+                self.running_mean.lerp_(mean.view(C), f); self.running_var.lerp_(var * N / max(1., N - 1), f)
+        return y
+
+@contextlib.contextmanager
+def global_batchnorm(*modules):
+    "Within the block, the `BatchNorm2d` layers of `modules` are `RankBatchNorm2d` (same parameters and state); one process: nothing changes."
+    bns = [m for mod in modules for m in mod.modules() if type(m) is nn.BatchNorm2d] if world_size() > 1 else []
+    for m in bns: m.__class__ = RankBatchNorm2d
+    try: yield
+    finally:
+        for m in bns: m.__class__ = nn.BatchNorm2d
+
+def share_color_augment(x: torch.Tensor, n: int, generator=None, value_range: str = 'pm1', share: tuple[int, int] | None = None):
+    "`color_augment` of rank r's share of a global batch: `x` is a concatenation of pieces of `n` items, each piece the share `[r::world]` of a global piece; same numbers as on the global batch."
+    r, world = (0, 1) if share is None else share
+    if world == 1: return color_augment(x, generator, value_range)
+    k = len(x) // n
+    if k * n != len(x): raise ValueError(f"share_color_augment: {len(x)} items are not whole pieces of {n}")
+    idx = torch.tensor([j * n * world + r + world * i for j in range(k) for i in range(n)], device=x.device)
+    full = x.new_zeros((k * n * world,) + x.shape[1:]).index_copy(0, idx, x)   # the colour jitter acts on each image alone
+    return color_augment(full, generator, value_range).index_select(0, idx)
+
 # %% ../nbs/09_move.ipynb #4586204e
 def train_move(ds, mae: MAE, config: dict, backbone: ViTEncoder | None = None, device=None, seed: int = 0,
                ckpt_path=None, ckpt_every: int = 200, resume: bool = True, progress: bool = True,
-               log_every: int = 50, head: nn.Module | dict | None = None) -> MOVESegmenter:
-    "Train a `MOVESegmenter` on the images of `ds` against a frozen `mae` (inpainter; also the backbone by default); `head`: initial head weights."
+               log_every: int = 50, head: nn.Module | dict | None = None, stop_at: int | None = None) -> MOVESegmenter:
+    "Train a `MOVESegmenter` on the images of `ds` against a frozen `mae` (inpainter; also the backbone by default); `head`: initial head weights; `stop_at`: pause there."
     cfg = dict(config)
     miss = [k for k in MOVE_TRAIN_KEYS if k not in cfg]
     if miss: raise KeyError(f"train_move: config lacks {miss}")
@@ -376,7 +428,12 @@ def train_move(ds, mae: MAE, config: dict, backbone: ViTEncoder | None = None, d
     if res % P: raise ValueError(f"train_move: res {res} is not a multiple of the MAE tile size {P}")
     if backbone is not None and backbone.patch != P:
         raise ValueError(f"train_move: the backbone's tile size {backbone.patch} differs from the MAE's {P}")
-    dev = get_device(device)
+    dev, world, r = rank_device(device), world_size(), rank()
+    B = cfg['batch_size']
+    if B % world: raise ValueError(f"train_move: batch_size {B} is the global batch and must be a multiple of the {world} processes")
+    if stop_at is not None and not 0 < stop_at <= cfg['steps']:
+        raise ValueError(f"train_move: stop_at must be in 1..steps={cfg['steps']}, got {stop_at}")
+    if stop_at is not None and ckpt_path is None: raise ValueError("train_move: stop_at needs a ckpt_path to resume from")
     mae = mae.to(dev).eval().requires_grad_(False)
     enc_src = mae.encoder if backbone is None else backbone
     with torch.random.fork_rng(devices=[]):
@@ -388,11 +445,12 @@ def train_move(ds, mae: MAE, config: dict, backbone: ViTEncoder | None = None, d
     seg.encoder.load_state_dict(enc_src.state_dict())
     if head is not None: seg.head.load_state_dict(head.state_dict() if isinstance(head, nn.Module) else head)
     seg, D = seg.to(dev), D.to(dev)
+    broadcast_module_(seg.head); broadcast_module_(D)                      # identical start on every rank (torchrun)
     d_params = D.trainable() if hasattr(D, 'trainable') else list(D.parameters())
     opt_s = torch.optim.Adam(seg.head.parameters(), lr=cfg['lr'], betas=(0.9, 0.95))
     opt_d = torch.optim.Adam(d_params, lr=cfg['lr_d'], betas=(0., 0.99))
     gen, step, hist = torch.Generator().manual_seed(seed), 0, []
-    aug = lambda t: color_augment(t, gen, cfg['aug_range'])
+    aug = lambda t: share_color_augment(t, B // world, gen, cfg['aug_range'], (r, world))   # one process: color_augment
     run = {k: cfg[k] for k in MOVE_TRAIN_KEYS} | {'seed': seed}
     ckpt_path = None if ckpt_path is None else Path(ckpt_path)
     if ckpt_path is not None and resume and ckpt_path.exists():
@@ -403,46 +461,53 @@ def train_move(ds, mae: MAE, config: dict, backbone: ViTEncoder | None = None, d
         seg.load_state_dict(ck['seg']); D.load_state_dict(ck['D'])
         opt_s.load_state_dict(ck['opt_s']); opt_d.load_state_dict(ck['opt_d'])
         gen.set_state(ck['generator']); step, hist = ck['step'], ck['history']
+    barrier()                                      # every rank has looked for the checkpoint before rank 0 may write one
     sample = image_batches(ds, res)
     def save():
-        save_checkpoint(dict(format=MOVE_FORMAT, seg=seg.state_dict(), D=D.state_dict(), opt_s=opt_s.state_dict(),
-                             opt_d=opt_d.state_dict(), generator=gen.get_state(), step=step, run=run, history=hist), ckpt_path)
+        if is_main():                                                       # rank 0 writes; the others wait for it
+            save_checkpoint(dict(format=MOVE_FORMAT, seg=seg.state_dict(), D=D.state_dict(), opt_s=opt_s.state_dict(),
+                                 opt_d=opt_d.state_dict(), generator=gen.get_state(), step=step, run=run, history=hist), ckpt_path)
+        barrier()
     seg.train(); D.train()
-    pbar = tqdm(total=cfg['steps'], initial=step, desc='train_move', disable=not progress, leave=False)
-    while step < cfg['steps']:
-        x = sample(cfg['batch_size'], gen).to(dev)
-        with torch.no_grad():
-            enc = mae.encode(x, layers=(cfg['feature_layer'],))
-            x_ae = x if cfg['mse_mae'] else mae.autoencode(x, enc)
-            if backbone is None:   # the MAE's own encoder pass gives the features
-                z = enc['layers'][cfg['feature_layer'] % len(mae.encoder.blocks)] if len(mae.encoder.blocks) else enc['tokens']
-                gh, gw = enc['grid']; feats = z[:, 1:].transpose(1, 2).reshape(len(z), -1, gh, gw)
-            else: feats = seg.features(x)
-        m = torch.sigmoid(seg.logits(x, feats))
-        delta = random_shift(len(x), cfg['shift'] * res, gen, dev).round()      # whole pixels (the authors' code)
-        s = move_synthesis(mae, x, m, delta, enc, x_ae, cfg['differentiable'], cfg['mse_mae'])
-        # discriminator (eq. 5.5)
-        real, fake = _real_fake(s, x, cfg['disc_real'], cfg['disc_fake'])
-        ld = move_d_loss(D, aug(real), aug(fake))
-        opt_d.zero_grad(set_to_none=True); ld.backward(); opt_d.step()
-        # segmenter (eq. 5.6, 5.7)
-        for p in d_params: p.requires_grad_(False)
-        la = -D(aug(s['composite'])).mean()
-        for p in d_params: p.requires_grad_(True)
-        lmin, lbin = mask_losses(m, P, cfg['theta_min'], cfg['pooled_losses'])
-        wbin = cfg['lambda_bin'] * min(1., step / max(1, cfg['bin_ramp']))
-        loss = la + cfg['lambda_min'] * lmin + wbin * lbin
-        if not torch.isfinite(loss + ld): raise FloatingPointError(f"train_move: non-finite loss at step {step}")
-        opt_s.zero_grad(set_to_none=True); loss.backward(); opt_s.step()
-        step += 1
-        hist.append([ld.item(), la.item(), lmin.item(), lbin.item(), m.mean().item()])
-        pbar.update(1)
-        if step % 10 == 0: pbar.set_postfix(d=f'{ld.item():.3f}', adv=f'{la.item():.3f}', area=f'{m.mean().item():.3f}')
-        if log_every and not progress and step % log_every == 0:
-            print(f"step {step}: d {np.mean([h[0] for h in hist[-log_every:]]):.3f} adv {np.mean([h[1] for h in hist[-log_every:]]):.3f} "
-                  f"min {np.mean([h[2] for h in hist[-log_every:]]):.4f} bin {np.mean([h[3] for h in hist[-log_every:]]):.3f} "
-                  f"area {np.mean([h[4] for h in hist[-log_every:]]):.3f}", flush=True)
-        if ckpt_path is not None and (step % ckpt_every == 0 or step == cfg['steps']): save()
+    end = cfg['steps'] if stop_at is None else stop_at
+    pbar = tqdm(total=end, initial=min(step, end), desc='train_move', disable=not (progress and is_main()), leave=False)
+    with global_batchnorm(seg.head, D):                                   # several processes: global-batch statistics
+        while step < end:
+            x = sample(B, gen, share=(r, world)).to(dev)                          # this rank's share of the global batch
+            with torch.no_grad():
+                enc = mae.encode(x, layers=(cfg['feature_layer'],))
+                x_ae = x if cfg['mse_mae'] else mae.autoencode(x, enc)
+                if backbone is None:   # the MAE's own encoder pass gives the features
+                    z = enc['layers'][cfg['feature_layer'] % len(mae.encoder.blocks)] if len(mae.encoder.blocks) else enc['tokens']
+                    gh, gw = enc['grid']; feats = z[:, 1:].transpose(1, 2).reshape(len(z), -1, gh, gw)
+                else: feats = seg.features(x)
+            m = torch.sigmoid(seg.logits(x, feats))
+            delta = rank_slice(random_shift(B, cfg['shift'] * res, gen, dev)).round()   # whole pixels (the authors' code)
+            s = move_synthesis(mae, x, m, delta, enc, x_ae, cfg['differentiable'], cfg['mse_mae'])
+            # discriminator (eq. 5.5)
+            real, fake = _real_fake(s, x, cfg['disc_real'], cfg['disc_fake'])
+            ld = move_d_loss(D, aug(real), aug(fake))
+            opt_d.zero_grad(set_to_none=True); ld.backward(); sync_grads(d_params); opt_d.step()
+            # segmenter (eq. 5.6, 5.7)
+            for p in d_params: p.requires_grad_(False)
+            la = -D(aug(s['composite'])).mean()
+            for p in d_params: p.requires_grad_(True)
+            lmin, lbin = mask_losses(m, P, cfg['theta_min'], cfg['pooled_losses'])
+            wbin = cfg['lambda_bin'] * min(1., step / max(1, cfg['bin_ramp']))
+            loss = la + cfg['lambda_min'] * lmin + wbin * lbin
+            logs = mean_over_ranks(dict(d=ld.item(), adv=la.item(), min=lmin.item(), bin=lbin.item(), area=m.mean().item(),
+                                        total=(loss + ld).item()))             # what one process would log for the global batch
+            if not math.isfinite(logs['total']): raise FloatingPointError(f"train_move: non-finite loss at step {step}")
+            opt_s.zero_grad(set_to_none=True); loss.backward(); sync_grads(seg.head.parameters()); opt_s.step()
+            step += 1
+            hist.append([logs[k] for k in ('d', 'adv', 'min', 'bin', 'area')])
+            pbar.update(1)
+            if step % 10 == 0: pbar.set_postfix(d=f"{logs['d']:.3f}", adv=f"{logs['adv']:.3f}", area=f"{logs['area']:.3f}")
+            if log_every and not progress and step % log_every == 0 and is_main():
+                print(f"step {step}: d {np.mean([h[0] for h in hist[-log_every:]]):.3f} adv {np.mean([h[1] for h in hist[-log_every:]]):.3f} "
+                      f"min {np.mean([h[2] for h in hist[-log_every:]]):.4f} bin {np.mean([h[3] for h in hist[-log_every:]]):.3f} "
+                      f"area {np.mean([h[4] for h in hist[-log_every:]]):.3f}", flush=True)
+            if ckpt_path is not None and (step % ckpt_every == 0 or step == end): save()
     pbar.close()
     seg.history = hist
     seg.__dict__['discriminator'] = D.eval()     # for diagnostics; not a registered submodule, so not in the saved state dict

@@ -11,6 +11,9 @@ from .core import *
 from .dist import init_distributed, is_main, world_size, barrier
 from .data import ToyScenes, ImageFolder, horse_split, square_tensors
 from .gan import GAN_PRESETS, train_gan, load_generator
+from .mae import MAE_PRESETS, train_mae, save_mae, load_mae
+from .methods import fit_method, method_config, load_segmenter
+from .move import MOVE_PRESETS
 
 # %% auto #0
 __all__ = ['TRAINERS', 'training_images', 'build_parser', 'train_cli']
@@ -35,6 +38,42 @@ def _gan(a) -> dict:
     return dict(kind='gan', steps=tr.step, world_size=world_size(), seconds=time.perf_counter() - t0, weights=str(path),
                 images=len(imgs), res=res)
 
+def _given(**kw) -> dict:
+    "The options the user set (None: keep the preset's value)."
+    return {k: v for k, v in kw.items() if v is not None}
+
+def _mae(a) -> dict:
+    res = a.res or MAE_PRESETS[a.preset]['img_size']
+    imgs = training_images(a.data, res, a.n_train, a.seed)
+    t0 = time.perf_counter()
+    mae = train_mae(imgs, a.preset, device=a.device, seed=a.seed, ckpt_path=Path(a.out) / 'checkpoints' / 'mae.train.pt',
+                    progress=not a.quiet, stop_at=a.stop_at, **_given(steps=a.steps, batch_size=a.batch_size, img_size=a.res))
+    path = Path(a.out) / 'mae.pt'
+    if is_main(): save_mae(mae, path)
+    barrier()
+    return dict(kind='mae', steps=len(mae.history), world_size=world_size(), seconds=time.perf_counter() - t0, weights=str(path),
+                images=len(imgs), res=res, final_loss=mae.history[-1])
+
+def _move(a) -> dict:
+    over = _given(steps=a.steps, batch_size=a.batch_size, mae_checkpoint=a.mae, backbone_checkpoint=a.backbone)
+    if a.backbone: over['backbone'] = 'dino'
+    cfg = method_config('move', a.preset, **over)
+    if cfg['mae_preset'] == 'paper' and not cfg['mae_checkpoint']:
+        raise ValueError("gannotate-train move --preset paper: pass --mae <checkpoint> (the thesis inpaints with a pre-trained "
+                         "ViT-L/16 MAE: official weights in a local file, or one from gannotate-train mae --preset paper)")
+    if cfg['backbone'] == 'dino' and not cfg['backbone_checkpoint']:
+        raise ValueError(f"gannotate-train move --preset {a.preset}: pass --backbone <local DINO ViT checkpoint> "
+                         "(e.g. dino_deitsmall8_pretrain.pth), the preset's backbone")
+    imgs = training_images(a.data, cfg['res'], a.n_train, a.seed)
+    t0 = time.perf_counter()
+    seg = fit_method('move', [{'image': x} for x in imgs], a.preset, device=a.device, seed=a.seed,
+                     out_dir=Path(a.out) / 'checkpoints', progress=not a.quiet, **over)
+    path = Path(a.out) / 'segmenter.pt'
+    if is_main(): seg.save(path)
+    barrier()
+    return dict(kind='move', steps=len(seg.history), world_size=world_size(), seconds=time.perf_counter() - t0, weights=str(path),
+                images=len(imgs), res=cfg['res'], mae=a.mae or str(Path(a.out) / 'checkpoints' / 'move_mae.pt'))
+
 def build_parser() -> argparse.ArgumentParser:
     "The `gannotate-train` argument parser (one sub-command per trainer)."
     p = argparse.ArgumentParser(prog='gannotate-train', description=__doc__ or 'Train gannotate models from the shell.')
@@ -46,7 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument('--steps', type=int, default=None, help="training steps (default: the preset's)")
         sp.add_argument('--batch-size', type=int, default=None, help="global batch over all processes (default: the preset's)")
         sp.add_argument('--n-train', type=int, default=None, help='use the first N training images (ToyScenes: N scenes, default 2000)')
-        sp.add_argument('--max-minutes', type=float, default=None, help='stop (with a checkpoint) after this many minutes')
         sp.add_argument('--device', default=None, help="'cpu', 'cuda', 'cuda:1' (default: $GANNOTATE_DEVICE, else CUDA if available)")
         sp.add_argument('--seed', type=int, default=0)
         sp.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -55,9 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--arch', default='stylegan', choices=['stylegan', 'dcgan'])
     g.add_argument('--res', type=int, default=None, help="resolution (default: the preset's)")
     g.add_argument('--loss', default='ns', choices=['ns', 'hinge', 'wgangp'])
+    g.add_argument('--max-minutes', type=float, default=None, help='stop (with a checkpoint) after this many minutes')
+    m = common(sub.add_parser('mae', help='a masked autoencoder (08_mae); the inpainter and backbone of MOVE'))
+    m.add_argument('--res', type=int, default=None, help="image size (default: the preset's img_size)")
+    m.add_argument('--stop-at', type=int, default=None, help='pause at this step of the schedule (with a checkpoint); run again without it to go on')
+    v = common(sub.add_parser('move', help='a MOVE segmenter (09_move) on a frozen MAE'))
+    v.add_argument('--mae', default=None, help="MAE checkpoint (gannotate-train mae, or official MAE weights); default: "
+                                               "train one first with the preset's MAE settings (not for 'paper')")
+    v.add_argument('--backbone', default=None, help='a local DINO ViT checkpoint as the backbone (default: the MAE encoder; '
+                                                    "the 'paper' preset needs one)")
     return p
 
-TRAINERS = {'gan': _gan}
+TRAINERS = {'gan': _gan, 'mae': _mae, 'move': _move}
 
 def train_cli(argv=None) -> int:
     "Entry point of `gannotate-train` (and of `python -m gannotate.train`, e.g. under `torchrun`)."
