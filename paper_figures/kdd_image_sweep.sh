@@ -3,7 +3,7 @@
 # its own job (resumable: a finished run is skipped, a killed one resumes from its checkpoint), then one call that
 # only summarises, and the copies into paper_figures/. Run from the repository root:
 #   paper_figures/kdd_image_sweep.sh [OUT_DIR]            (default runs/kdd_image)
-# PREFIX is put in front of every papermill call, e.g. PREFIX="nice -n 10 /work/bin/cpujob" on a shared machine;
+# PREFIX is put in front of every papermill call, e.g. PREFIX="nice -n 10" on a shared machine;
 # EXTRA holds more papermill arguments for every call (e.g. EXTRA="-p steps 1000").
 set -euo pipefail
 OUT=$(realpath -m "${1:-runs/kdd_image}")
